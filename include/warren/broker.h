@@ -1,0 +1,98 @@
+// warren/broker.h: the in-process broker, its virtual hosts and dispatch.
+//
+// A Broker holds exchanges, queues and bindings in named virtual hosts ("/"
+// exists from the start), and connections are opened on it. One per process,
+// or one per group of modules that should share topology.
+//
+// Example:
+//
+//   auto broker = warren::Broker::Create();
+//   auto connection = broker->Connect().value();
+//   auto channel = connection->OpenChannel().value();
+//   channel->QueueDeclare("hello");
+//   channel->BasicPublish("", "hello", warren::Message("Hello World!"));
+//
+// Dispatch: consumer callbacks, confirms and returns run
+//   - kThreadPool: on the broker's own threads (the default);
+//   - kExecutor: on an Executor the application passes in;
+//   - kManual: on the thread that calls ProcessEvents(), as in pika's
+//     process_data_events; nothing runs until it is called.
+// Publishing, acking and topology changes take effect in the calling thread,
+// before the call returns, in every mode.
+//
+// Thread-safety: all methods are thread-safe. Destroying the broker closes
+// every connection (requeueing nothing: its queues go with it), waits for
+// running callbacks to return and joins its threads; handles that outlive it
+// answer every call with an error.
+#ifndef WARREN_BROKER_H_
+#define WARREN_BROKER_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "warren/clock.h"
+#include "warren/connection.h"
+#include "warren/executor.h"
+
+namespace warren {
+
+enum class Dispatch { kThreadPool, kExecutor, kManual };
+
+struct BrokerOptions {
+  Dispatch dispatch = Dispatch::kThreadPool;
+  int dispatch_threads = 2;       // kThreadPool only
+  Executor* executor = nullptr;   // kExecutor only; must outlive the broker
+  Clock* clock = nullptr;         // nullptr: Clock::System(); must outlive it
+};
+
+struct ConnectOptions {
+  std::string vhost = "/";
+  std::string user = "guest";  // compared with published user_id properties
+};
+
+class Broker {
+ public:
+  // Creates a broker with the virtual host "/". Errors: kInvalidArgument for
+  // kExecutor without an executor, or fewer than one dispatch thread.
+  static absl::StatusOr<std::unique_ptr<Broker>> Create(BrokerOptions options = {});
+
+  ~Broker();
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // Adds a virtual host; adding an existing one succeeds. Errors:
+  // kInvalidArgument for an empty name or one over 255 bytes.
+  absl::Status AddVirtualHost(std::string_view name);
+
+  // Deletes a virtual host, closing the connections on it. Errors: 404 for a
+  // missing one.
+  absl::Status DeleteVirtualHost(std::string_view name);
+
+  // Opens a connection to a virtual host. Errors: 530 NOT_ALLOWED for a
+  // missing virtual host.
+  absl::StatusOr<std::unique_ptr<Connection>> Connect(ConnectOptions options = {});
+
+  // Dispatch::kManual: runs the callbacks that are ready, and those that
+  // become ready while it runs, until none is left or `timeout` has passed
+  // (a zero timeout runs what is ready without waiting for more). Returns
+  // how many callbacks ran. In other modes it returns 0 at once.
+  size_t ProcessEvents(absl::Duration timeout = absl::ZeroDuration());
+
+  // The clock this broker reads.
+  Clock& clock() const;
+
+  class Impl;  // defined in lib/; not part of the API
+
+ private:
+  explicit Broker(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace warren
+
+#endif  // WARREN_BROKER_H_
