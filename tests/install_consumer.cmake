@@ -1,0 +1,25 @@
+# The install_consumer test, run with `cmake -P`: installs the warren build in
+# WARREN_BINARY_DIR into WORK_DIR/prefix, then configures, builds and runs
+# CONSUMER_SOURCE_DIR against that prefix only. Any failing step fails the test.
+file(REMOVE_RECURSE "${WORK_DIR}")
+
+function(run_step)
+  message(STATUS "install_consumer: ${ARGV}")
+  execute_process(COMMAND ${ARGV} COMMAND_ERROR_IS_FATAL ANY)
+endfunction()
+
+run_step("${CMAKE_COMMAND}" --install "${WARREN_BINARY_DIR}"
+         --prefix "${WORK_DIR}/prefix" --config "${CONFIG}")
+run_step("${CMAKE_COMMAND}" -S "${CONSUMER_SOURCE_DIR}" -B "${WORK_DIR}/build"
+         -G "${GENERATOR}"
+         "-DCMAKE_BUILD_TYPE=${CONFIG}"
+         "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}"
+         "-DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix")
+# A warren installed elsewhere (say /usr/local) must not stand in for this one.
+file(STRINGS "${WORK_DIR}/build/CMakeCache.txt" found_config REGEX "^warren_DIR:")
+string(FIND "${found_config}" "=${WORK_DIR}/prefix/" found_at)
+if(found_at EQUAL -1)
+  message(FATAL_ERROR "install_consumer: found the wrong warren: ${found_config}")
+endif()
+run_step("${CMAKE_COMMAND}" --build "${WORK_DIR}/build" --config "${CONFIG}")
+run_step("${WORK_DIR}/build/find_package_consumer")
