@@ -1,0 +1,131 @@
+// Broker: the public class over Broker::Impl.
+#include "warren/broker.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "broker/broker_impl.h"
+#include "channel/connection_impl.h"
+#include "string_view.h"
+#include "warren/status.h"
+
+namespace warren {
+
+Broker::Impl::Impl(const BrokerOptions& options)
+    : clock_(options.clock != nullptr ? options.clock : Clock::System()),
+      dispatcher_(options),
+      timers_(clock_) {}
+
+absl::Status Broker::Impl::AddVirtualHost(std::string_view name) {
+  if (name.empty() || name.size() > 255) {
+    return absl::InvalidArgumentError("a virtual host name has 1 to 255 bytes");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!vhosts_.contains(ToAbsl(name))) {
+    vhosts_.emplace(std::string(name),
+                    std::make_shared<broker::VirtualHost>(std::string(name), clock_, &timers_));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Broker::Impl::DeleteVirtualHost(std::string_view name) {
+  std::shared_ptr<broker::VirtualHost> vhost;
+  std::vector<std::shared_ptr<channel::ConnectionCore>> to_close;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = vhosts_.find(ToAbsl(name));
+    if (it == vhosts_.end()) {
+      return AmqpError(ReplyCode::kNotFound, StrCat("no vhost '", name, "'"));
+    }
+    vhost = std::move(it->second);
+    vhosts_.erase(it);
+    for (const auto& weak : connections_) {
+      if (auto c = weak.lock(); c && c->vhost() == vhost) to_close.push_back(std::move(c));
+    }
+  }
+  for (const auto& c : to_close) {
+    c->CloseWith(AmqpError(ReplyCode::kConnectionForced, "vhost deleted"));
+  }
+  vhost->Shutdown();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Connection>> Broker::Impl::Connect(
+    const ConnectOptions& options) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (shut_down_) return AmqpError(ReplyCode::kConnectionForced, "broker shut down");
+  auto it = vhosts_.find(ToAbsl(options.vhost));
+  if (it == vhosts_.end()) {
+    return AmqpError(ReplyCode::kNotAllowed,
+                     StrCat("vhost '", options.vhost, "' not found"));
+  }
+  auto core = std::make_shared<channel::ConnectionCore>(
+      next_connection_id_++, options.user, it->second, shared_from_this());
+  std::erase_if(connections_, [](const auto& weak) { return weak.expired(); });
+  connections_.push_back(core);
+  return std::unique_ptr<Connection>(new channel::InprocConnection(std::move(core)));
+}
+
+void Broker::Impl::Forget(const channel::ConnectionCore* connection) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::erase_if(connections_, [&](const auto& weak) {
+    auto c = weak.lock();
+    return !c || c.get() == connection;
+  });
+}
+
+void Broker::Impl::Shutdown() {
+  std::vector<std::shared_ptr<channel::ConnectionCore>> to_close;
+  std::vector<std::shared_ptr<broker::VirtualHost>> vhosts;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+    for (const auto& weak : connections_) {
+      if (auto c = weak.lock()) to_close.push_back(std::move(c));
+    }
+    connections_.clear();
+    for (auto& [name, vhost] : vhosts_) vhosts.push_back(vhost);
+    vhosts_.clear();
+  }
+  for (const auto& c : to_close) {
+    c->CloseWith(AmqpError(ReplyCode::kConnectionForced, "broker shut down"));
+  }
+  timers_.Shutdown();
+  for (const auto& vhost : vhosts) vhost->Shutdown();
+  dispatcher_.Shutdown();
+}
+
+absl::StatusOr<std::unique_ptr<Broker>> Broker::Create(BrokerOptions options) {
+  if (options.dispatch == Dispatch::kExecutor && options.executor == nullptr) {
+    return absl::InvalidArgumentError("Dispatch::kExecutor needs an executor");
+  }
+  if (options.dispatch == Dispatch::kThreadPool && options.dispatch_threads < 1) {
+    return absl::InvalidArgumentError("Dispatch::kThreadPool needs at least one thread");
+  }
+  auto impl = std::make_shared<Impl>(options);
+  if (absl::Status s = impl->AddVirtualHost("/"); !s.ok()) return s;
+  return std::unique_ptr<Broker>(new Broker(std::move(impl)));
+}
+
+Broker::Broker(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Broker::~Broker() { impl_->Shutdown(); }
+
+absl::Status Broker::AddVirtualHost(std::string_view name) { return impl_->AddVirtualHost(name); }
+
+absl::Status Broker::DeleteVirtualHost(std::string_view name) {
+  return impl_->DeleteVirtualHost(name);
+}
+
+absl::StatusOr<std::unique_ptr<Connection>> Broker::Connect(ConnectOptions options) {
+  return impl_->Connect(options);
+}
+
+size_t Broker::ProcessEvents(absl::Duration timeout) {
+  return impl_->dispatcher().ProcessEvents(timeout);
+}
+
+Clock& Broker::clock() const { return impl_->clock(); }
+
+}  // namespace warren

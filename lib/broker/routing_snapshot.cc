@@ -1,0 +1,59 @@
+// RoutingSnapshot: RabbitMQ's rabbit_exchange:route/2 over an immutable
+// topology: a work list of exchanges, each visited once, an exchange that
+// routes nowhere handing the message to its alternate exchange.
+#include "broker/routing_snapshot.h"
+
+#include "string_view.h"
+
+#include <algorithm>
+
+namespace warren::broker {
+
+const ExchangeRoute* RoutingSnapshot::FindExchange(std::string_view name) const {
+  auto it = exchanges_by_name.find(ToAbsl(name));
+  return it == exchanges_by_name.end() ? nullptr : it->second.get();
+}
+
+void RoutingSnapshot::Route(const ExchangeRoute* exchange,
+                            const std::vector<std::string_view>& routing_keys,
+                            const FieldTable* headers,
+                            std::vector<std::shared_ptr<queue::Queue>>* out) const {
+  const size_t first = out->size();
+  if (exchange == nullptr) {  // the default exchange
+    for (std::string_view key : routing_keys) {
+      auto it = queues_by_name.find(ToAbsl(key));
+      if (it != queues_by_name.end()) out->push_back(it->second);
+    }
+  } else {
+    std::vector<const ExchangeRoute*> work{exchange};
+    std::vector<routing::DestinationId> seen{exchange->id};
+    std::vector<routing::DestinationId> destinations;
+    while (!work.empty()) {
+      const ExchangeRoute* x = work.back();
+      work.pop_back();
+      destinations.clear();
+      for (std::string_view key : routing_keys) x->router->Route(key, headers, &destinations);
+      if (destinations.empty() && x->alternate) {
+        if (const ExchangeRoute* alt = FindExchange(*x->alternate)) destinations.push_back(alt->id);
+      }
+      for (routing::DestinationId d : destinations) {
+        if (d & kExchangeBit) {
+          if (std::find(seen.begin(), seen.end(), d) != seen.end()) continue;
+          seen.push_back(d);
+          auto it = exchanges.find(d);
+          if (it != exchanges.end()) work.push_back(it->second.get());
+        } else {
+          auto it = queues.find(d);
+          if (it != queues.end()) out->push_back(it->second);
+        }
+      }
+    }
+  }
+  if (out->size() - first > 1) {
+    auto by_id = [](const auto& a, const auto& b) { return a->id() < b->id(); };
+    std::sort(out->begin() + first, out->end(), by_id);
+    out->erase(std::unique(out->begin() + first, out->end()), out->end());
+  }
+}
+
+}  // namespace warren::broker

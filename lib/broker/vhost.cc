@@ -1,0 +1,464 @@
+// VirtualHost: topology changes with RabbitMQ 3.10's checks, snapshots for
+// publishers, and the services queues ask of their host.
+#include "broker/vhost.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "broker/dead_letter.h"
+#include "string_view.h"
+#include "warren/status.h"
+
+namespace warren::broker {
+namespace {
+
+constexpr std::string_view kReservedPrefix = "amq.";
+
+// RabbitMQ's predeclared exchanges: name and type.
+constexpr std::pair<std::string_view, std::string_view> kPredeclared[] = {
+    {"amq.direct", "direct"}, {"amq.fanout", "fanout"}, {"amq.topic", "topic"},
+    {"amq.headers", "headers"}, {"amq.match", "headers"},
+};
+
+absl::Status DefaultExchangeRefused() {
+  return AmqpError(ReplyCode::kAccessRefused,
+                   "operation not permitted on the default exchange");
+}
+
+}  // namespace
+
+VirtualHost::VirtualHost(std::string name, Clock* clock, dispatch::TimerService* timers)
+    : name_(std::move(name)), clock_(clock), timers_(timers) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto [exchange, type] : kPredeclared) {
+    CreateExchangeLocked(std::string(exchange), type, {.durable = true}).IgnoreError();
+  }
+  ExchangeDeclareOptions trace{.durable = true, .internal = true};
+  CreateExchangeLocked("amq.rabbitmq.trace", "topic", trace).IgnoreError();
+}
+
+std::shared_ptr<const RoutingSnapshot> VirtualHost::Snapshot() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const uint64_t version = version_.load(std::memory_order_acquire);
+  if (snapshot_ && snapshot_version_ == version) return snapshot_;
+  auto snapshot = std::make_shared<RoutingSnapshot>();
+  for (auto& [name, x] : exchanges_) {
+    if (!x.route) {
+      auto route = std::make_shared<ExchangeRoute>();
+      route->id = x.id;
+      route->name = x.name;
+      route->internal = x.internal;
+      if (const FieldValue* alt = x.arguments.Find("alternate-exchange")) {
+        if (std::optional<std::string_view> s = alt->AsString()) route->alternate = std::string(*s);
+      }
+      route->router = *routing::MakeRouter(x.type, x.bindings);
+      x.route = std::move(route);
+    }
+    snapshot->exchanges_by_name.emplace(name, x.route);
+    snapshot->exchanges.emplace(x.id, x.route);
+  }
+  for (auto& [name, q] : queues_) {
+    snapshot->queues_by_name.emplace(name, q);
+    snapshot->queues.emplace(q->id(), q);
+  }
+  snapshot_ = std::move(snapshot);
+  snapshot_version_ = version;
+  return snapshot_;
+}
+
+absl::Status VirtualHost::CreateExchangeLocked(std::string name, std::string_view type,
+                                               const ExchangeDeclareOptions& options) {
+  ExchangeState x{.id = next_id_++ | kExchangeBit,
+                  .name = name,
+                  .type = std::string(type),
+                  .durable = options.durable,
+                  .auto_delete = options.auto_delete,
+                  .internal = options.internal,
+                  .arguments = options.arguments,
+                  .bindings = {},
+                  .route = nullptr};
+  exchanges_.emplace(std::move(name), std::move(x));
+  ChangedLocked();
+  return absl::OkStatus();
+}
+
+VirtualHost::ExchangeState* VirtualHost::FindExchangeLocked(std::string_view name) {
+  auto it = exchanges_.find(ToAbsl(name));
+  return it == exchanges_.end() ? nullptr : &it->second;
+}
+
+absl::StatusOr<VirtualHost::ExchangeState*> VirtualHost::ExistingExchangeLocked(
+    std::string_view name) {
+  if (name.empty()) return DefaultExchangeRefused();
+  ExchangeState* x = FindExchangeLocked(name);
+  if (x == nullptr) {
+    return AmqpError(ReplyCode::kNotFound,
+                     StrCat("no exchange '", name, "' in vhost '", name_, "'"));
+  }
+  return x;
+}
+
+absl::Status VirtualHost::ExchangeDeclare(std::string_view name, std::string_view type,
+                                          const ExchangeDeclareOptions& options) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (options.passive) return ExistingExchangeLocked(name).status();
+  if (!routing::IsExchangeType(type)) {
+    return AmqpError(ReplyCode::kCommandInvalid,
+                     StrCat("unknown exchange type '", type, "'"));
+  }
+  if (name.empty()) return DefaultExchangeRefused();
+  ExchangeState* x = FindExchangeLocked(name);
+  if (x == nullptr) {
+    if (name.starts_with(kReservedPrefix)) {
+      return AmqpError(ReplyCode::kAccessRefused,
+                       StrCat("exchange name '", name,
+                                    "' contains reserved prefix 'amq.*'"));
+    }
+    if (const FieldValue* alt = options.arguments.Find("alternate-exchange")) {
+      if (!alt->AsString()) {
+        return AmqpError(ReplyCode::kPreconditionFailed,
+                         StrCat("invalid type for arg 'alternate-exchange' in exchange '",
+                                      name, "' in vhost '", name_, "'"));
+      }
+    }
+    return CreateExchangeLocked(std::string(name), type, options);
+  }
+  auto inequivalent = [&](std::string_view what) {
+    return AmqpError(ReplyCode::kPreconditionFailed,
+                     StrCat("inequivalent arg '", what, "' for exchange '", name,
+                                  "' in vhost '", name_, "'"));
+  };
+  if (x->type != type) return inequivalent("type");
+  if (x->durable != options.durable) return inequivalent("durable");
+  if (x->auto_delete != options.auto_delete) return inequivalent("auto_delete");
+  if (x->internal != options.internal) return inequivalent("internal");
+  const FieldValue* had = x->arguments.Find("alternate-exchange");
+  const FieldValue* wants = options.arguments.Find("alternate-exchange");
+  if ((had == nullptr) != (wants == nullptr) || (had && !(*had == *wants))) {
+    return inequivalent("alternate-exchange");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status VirtualHost::ExchangeDelete(std::string_view name, bool if_unused) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (name.empty()) return DefaultExchangeRefused();
+  if (name.starts_with(kReservedPrefix)) {
+    return AmqpError(ReplyCode::kAccessRefused,
+                     StrCat("deletion of system exchange '", name, "' in vhost '",
+                                  name_, "' not allowed"));
+  }
+  ExchangeState* x = FindExchangeLocked(name);
+  if (x == nullptr) return absl::OkStatus();
+  if (if_unused && !x->bindings.empty()) {
+    return AmqpError(ReplyCode::kPreconditionFailed,
+                     StrCat("exchange '", name, "' in vhost '", name_, "' in use"));
+  }
+  DeleteExchangeLocked(x->name);
+  return absl::OkStatus();
+}
+
+void VirtualHost::DeleteExchangeLocked(const std::string& name) {
+  auto it = exchanges_.find(ToAbsl(name));
+  if (it == exchanges_.end()) return;
+  const routing::DestinationId id = it->second.id;
+  exchanges_.erase(it);
+  ChangedLocked();
+  RemoveBindingsToLocked(id);
+}
+
+absl::Status VirtualHost::BindLocked(ExchangeState* source, routing::DestinationId destination,
+                                     std::string_view routing_key,
+                                     const FieldTable& arguments) {
+  if (source->type == "headers") {
+    if (absl::Status s = routing::ValidateHeadersBinding(arguments); !s.ok()) return s;
+  }
+  for (const routing::Binding& b : source->bindings) {
+    if (b.destination == destination && b.key == routing_key && b.arguments == arguments) {
+      return absl::OkStatus();
+    }
+  }
+  source->bindings.push_back({destination, std::string(routing_key), arguments});
+  source->route.reset();
+  ChangedLocked();
+  return absl::OkStatus();
+}
+
+void VirtualHost::UnbindLocked(ExchangeState* source, routing::DestinationId destination,
+                               std::string_view routing_key, const FieldTable& arguments) {
+  auto& bindings = source->bindings;
+  auto it = std::find_if(bindings.begin(), bindings.end(), [&](const routing::Binding& b) {
+    return b.destination == destination && b.key == routing_key && b.arguments == arguments;
+  });
+  if (it == bindings.end()) return;
+  bindings.erase(it);
+  source->route.reset();
+  ChangedLocked();
+  AutoDeleteIfUnboundLocked(source);
+}
+
+void VirtualHost::AutoDeleteIfUnboundLocked(ExchangeState* source) {
+  if (source->auto_delete && source->bindings.empty()) DeleteExchangeLocked(source->name);
+}
+
+void VirtualHost::RemoveBindingsToLocked(routing::DestinationId destination) {
+  std::vector<std::string> emptied;
+  for (auto& [name, x] : exchanges_) {
+    const size_t before = x.bindings.size();
+    std::erase_if(x.bindings,
+                  [&](const routing::Binding& b) { return b.destination == destination; });
+    if (x.bindings.size() == before) continue;
+    x.route.reset();
+    ChangedLocked();
+    if (x.bindings.empty() && x.auto_delete) emptied.push_back(name);
+  }
+  for (const std::string& name : emptied) DeleteExchangeLocked(name);
+}
+
+absl::Status VirtualHost::ExchangeBind(std::string_view destination, std::string_view source,
+                                       std::string_view routing_key,
+                                       const FieldTable& arguments) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<ExchangeState*> dest = ExistingExchangeLocked(destination);
+  if (!dest.ok()) return dest.status();
+  absl::StatusOr<ExchangeState*> src = ExistingExchangeLocked(source);
+  if (!src.ok()) return src.status();
+  return BindLocked(*src, (*dest)->id, routing_key, arguments);
+}
+
+absl::Status VirtualHost::ExchangeUnbind(std::string_view destination, std::string_view source,
+                                         std::string_view routing_key,
+                                         const FieldTable& arguments) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (destination.empty() || source.empty()) return DefaultExchangeRefused();
+  ExchangeState* dest = FindExchangeLocked(destination);
+  ExchangeState* src = FindExchangeLocked(source);
+  if (dest != nullptr && src != nullptr) UnbindLocked(src, dest->id, routing_key, arguments);
+  return absl::OkStatus();
+}
+
+std::string VirtualHost::GenerateQueueNameLocked() {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  absl::BitGen gen;
+  std::string name = "amq.gen-";
+  for (int i = 0; i < 22; ++i) name.push_back(kAlphabet[absl::Uniform(gen, 0u, 64u)]);
+  return name;
+}
+
+absl::StatusOr<std::shared_ptr<queue::Queue>> VirtualHost::AccessibleQueueLocked(
+    std::string_view name, uint64_t connection) {
+  auto it = queues_.find(ToAbsl(name));
+  if (it == queues_.end()) {
+    return AmqpError(ReplyCode::kNotFound,
+                     StrCat("no queue '", name, "' in vhost '", name_, "'"));
+  }
+  const uint64_t owner = it->second->config().exclusive_owner;
+  if (owner != 0 && owner != connection) {
+    return AmqpError(ReplyCode::kResourceLocked,
+                     StrCat("cannot obtain exclusive access to locked queue '", name,
+                                  "' in vhost '", name_, "'"));
+  }
+  return it->second;
+}
+
+absl::StatusOr<std::shared_ptr<queue::Queue>> VirtualHost::FindQueue(std::string_view name,
+                                                                     uint64_t connection) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return AccessibleQueueLocked(name, connection);
+}
+
+absl::StatusOr<QueueDeclareResult> VirtualHost::QueueDeclare(
+    std::string_view requested_name, const QueueDeclareOptions& options, uint64_t connection) {
+  std::shared_ptr<queue::Queue> q;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (options.passive) {
+      absl::StatusOr<std::shared_ptr<queue::Queue>> found =
+          AccessibleQueueLocked(requested_name, connection);
+      if (!found.ok()) return found.status();
+      q = *std::move(found);
+    } else {
+      std::string name = requested_name.empty() ? GenerateQueueNameLocked()
+                                                : std::string(requested_name);
+      auto it = queues_.find(ToAbsl(name));
+      if (it == queues_.end()) {
+        if (!requested_name.empty() && name.starts_with(kReservedPrefix)) {
+          return AmqpError(ReplyCode::kAccessRefused,
+                           StrCat("queue name '", name,
+                                        "' contains reserved prefix 'amq.*'"));
+        }
+        absl::StatusOr<queue::QueueArguments> policy =
+            queue::ParseQueueArguments(options.arguments, name, name_);
+        if (!policy.ok()) return policy.status();
+        if (policy->quorum && (options.exclusive || options.auto_delete)) {
+          return AmqpError(ReplyCode::kPreconditionFailed,
+                           StrCat("invalid property '",
+                                        options.exclusive ? "exclusive" : "auto-delete",
+                                        "' for queue '", name, "' in vhost '", name_, "'"));
+        }
+        queue::QueueConfig config{.name = name,
+                                  .durable = options.durable,
+                                  .auto_delete = options.auto_delete,
+                                  .exclusive_owner = options.exclusive ? connection : 0,
+                                  .arguments = options.arguments,
+                                  .policy = *std::move(policy)};
+        q = std::make_shared<queue::Queue>(next_id_++, std::move(config), this);
+        queues_.emplace(std::move(name), q);
+        ChangedLocked();
+      } else {
+        q = it->second;
+        const queue::QueueConfig& c = q->config();
+        const uint64_t wanted_owner = options.exclusive ? connection : 0;
+        if (c.exclusive_owner != wanted_owner) {
+          return AmqpError(ReplyCode::kResourceLocked,
+                           StrCat("cannot obtain exclusive access to locked queue '",
+                                        name, "' in vhost '", name_, "'"));
+        }
+        auto inequivalent = [&](std::string_view what) {
+          return AmqpError(ReplyCode::kPreconditionFailed,
+                           StrCat("inequivalent arg '", what, "' for queue '", name,
+                                        "' in vhost '", name_, "'"));
+        };
+        if (c.durable != options.durable) return inequivalent("durable");
+        if (c.auto_delete != options.auto_delete) return inequivalent("auto_delete");
+        if (absl::Status s = queue::CheckEquivalentArguments(c.arguments, options.arguments,
+                                                             name, name_);
+            !s.ok()) {
+          return s;
+        }
+      }
+    }
+  }
+  q->Touch();
+  queue::Queue::Counts counts = q->GetCounts();
+  return QueueDeclareResult{q->config().name, counts.messages, counts.consumers};
+}
+
+absl::Status VirtualHost::QueueBind(std::string_view queue, std::string_view exchange,
+                                    std::string_view routing_key, const FieldTable& arguments,
+                                    uint64_t connection) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<std::shared_ptr<queue::Queue>> q = AccessibleQueueLocked(queue, connection);
+  if (!q.ok()) return q.status();
+  absl::StatusOr<ExchangeState*> x = ExistingExchangeLocked(exchange);
+  if (!x.ok()) return x.status();
+  return BindLocked(*x, (*q)->id(), routing_key, arguments);
+}
+
+absl::Status VirtualHost::QueueUnbind(std::string_view queue, std::string_view exchange,
+                                      std::string_view routing_key,
+                                      const FieldTable& arguments, uint64_t connection) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<std::shared_ptr<queue::Queue>> q = AccessibleQueueLocked(queue, connection);
+  if (!q.ok()) return q.status();
+  absl::StatusOr<ExchangeState*> x = ExistingExchangeLocked(exchange);
+  if (!x.ok()) return x.status();
+  UnbindLocked(*x, (*q)->id(), routing_key, arguments);
+  return absl::OkStatus();
+}
+
+void VirtualHost::ForgetQueueLocked(const std::shared_ptr<queue::Queue>& queue) {
+  auto it = queues_.find(queue->config().name);
+  if (it == queues_.end() || it->second != queue) return;
+  queues_.erase(it);
+  ChangedLocked();
+  RemoveBindingsToLocked(queue->id());
+}
+
+absl::StatusOr<uint32_t> VirtualHost::QueueDelete(std::string_view name, bool if_unused,
+                                                  bool if_empty, uint64_t connection) {
+  std::shared_ptr<queue::Queue> q;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    absl::StatusOr<std::shared_ptr<queue::Queue>> found = AccessibleQueueLocked(name, connection);
+    if (!found.ok()) {
+      if (ReplyCodeOf(found.status()) == ReplyCode::kNotFound) return 0u;
+      return found.status();
+    }
+    q = *std::move(found);
+  }
+  absl::StatusOr<uint32_t> dropped = q->Delete(if_unused, if_empty);
+  if (!dropped.ok()) return dropped.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  ForgetQueueLocked(q);
+  return dropped;
+}
+
+void VirtualHost::DeleteUnused(const std::shared_ptr<queue::Queue>& queue) {
+  if (!queue->Delete(/*if_unused=*/true, /*if_empty=*/false).ok()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  ForgetQueueLocked(queue);
+}
+
+void VirtualHost::ConnectionClosed(uint64_t connection) {
+  std::vector<std::shared_ptr<queue::Queue>> owned;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [name, q] : queues_) {
+      if (q->config().exclusive_owner == connection) owned.push_back(q);
+    }
+  }
+  for (const std::shared_ptr<queue::Queue>& q : owned) {
+    q->Delete(false, false).IgnoreError();
+    std::lock_guard<std::mutex> lock(mu_);
+    ForgetQueueLocked(q);
+  }
+}
+
+void VirtualHost::Shutdown() {
+  std::vector<std::shared_ptr<queue::Queue>> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [name, q] : queues_) all.push_back(q);
+    queues_.clear();
+    exchanges_.clear();
+    snapshot_.reset();
+    ChangedLocked();
+  }
+  for (const std::shared_ptr<queue::Queue>& q : all) q->Delete(false, false).IgnoreError();
+}
+
+void VirtualHost::PublishInternal(std::string_view exchange,
+                                  std::vector<std::string> routing_keys,
+                                  const Message& message) {
+  std::shared_ptr<const RoutingSnapshot> snapshot = Snapshot();
+  const ExchangeRoute* x = snapshot->FindExchange(exchange);
+  if (x == nullptr && !exchange.empty()) return;  // a missing DLX drops the message
+  std::vector<std::string_view> keys(routing_keys.begin(), routing_keys.end());
+  std::vector<std::shared_ptr<queue::Queue>> targets;
+  const std::optional<FieldTable>& headers = message.properties().headers;
+  snapshot->Route(x, keys, headers ? &*headers : nullptr, &targets);
+  auto publication = std::make_shared<const queue::Publication>(
+      queue::Publication{std::string(exchange), std::move(routing_keys.front()), message});
+  for (const std::shared_ptr<queue::Queue>& q : targets) {
+    if (IsDeadLetterCycle(message, q->config().name)) continue;
+    q->Publish(queue::Envelope{.publication = publication}, nullptr);
+  }
+}
+
+void VirtualHost::DeadLetter(const queue::Queue& from, std::vector<queue::DeadLetter> letters) {
+  const queue::QueueArguments& policy = from.config().policy;
+  if (!policy.dead_letter_exchange) return;
+  for (queue::DeadLetter& letter : letters) {
+    const queue::Publication& p = *letter.envelope.publication;
+    Message message = MakeDeadLetter(p, letter.reason, from.config().name, absl::Now());
+    // RabbitMQ routes a dead letter by the override key alone, or else by
+    // every key it was published with (CC included).
+    std::vector<std::string> keys = policy.dead_letter_routing_key
+                                         ? std::vector<std::string>{*policy.dead_letter_routing_key}
+                                         : PublishedRoutingKeys(p);
+    PublishInternal(*policy.dead_letter_exchange, std::move(keys), message);
+  }
+}
+
+void VirtualHost::ScheduleTimer(std::weak_ptr<queue::Queue> queue, absl::Time at) {
+  timers_->Schedule(at, [queue = std::move(queue)]() mutable {
+    if (std::shared_ptr<queue::Queue> q = queue.lock()) q->OnTimer();
+  });
+}
+
+}  // namespace warren::broker

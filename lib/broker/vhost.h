@@ -1,0 +1,136 @@
+// VirtualHost: one AMQP virtual host's topology — exchanges, queues,
+// bindings, exclusive ownership — with RabbitMQ's checks on every change, and
+// the host services its queues need (dead-lettering, timers, auto-delete).
+//
+// Topology changes take the host's lock and bump its version; publishers
+// never take that lock on their steady path: they route on an immutable
+// RoutingSnapshot, rebuilt (once per version) when they notice the version
+// moved. The host owns the topology and the snapshot; it must not touch a
+// queue's messages (the Queue does) or channel state (the channel does).
+#ifndef WARREN_LIB_BROKER_VHOST_H_
+#define WARREN_LIB_BROKER_VHOST_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "broker/routing_snapshot.h"
+#include "dispatch/timer_service.h"
+#include "queue/queue.h"
+#include "warren/channel.h"
+
+namespace warren::broker {
+
+class VirtualHost : public queue::QueueHost,
+                    public std::enable_shared_from_this<VirtualHost> {
+ public:
+  VirtualHost(std::string name, Clock* clock, dispatch::TimerService* timers);
+
+  const std::string& name() const { return name_; }
+
+  // Publishers compare version() with the version of the snapshot they hold.
+  uint64_t version() const { return version_.load(std::memory_order_acquire); }
+  std::shared_ptr<const RoutingSnapshot> Snapshot();
+
+  // The AMQP methods, with RabbitMQ's checks and reply codes. `connection`
+  // identifies the caller for exclusive queues.
+  absl::Status ExchangeDeclare(std::string_view name, std::string_view type,
+                               const ExchangeDeclareOptions& options);
+  absl::Status ExchangeDelete(std::string_view name, bool if_unused);
+  absl::Status ExchangeBind(std::string_view destination, std::string_view source,
+                            std::string_view routing_key, const FieldTable& arguments);
+  absl::Status ExchangeUnbind(std::string_view destination, std::string_view source,
+                              std::string_view routing_key, const FieldTable& arguments);
+  // `name` "" generates a server name.
+  absl::StatusOr<QueueDeclareResult> QueueDeclare(std::string_view name,
+                                                  const QueueDeclareOptions& options,
+                                                  uint64_t connection);
+  absl::Status QueueBind(std::string_view queue, std::string_view exchange,
+                         std::string_view routing_key, const FieldTable& arguments,
+                         uint64_t connection);
+  absl::Status QueueUnbind(std::string_view queue, std::string_view exchange,
+                           std::string_view routing_key, const FieldTable& arguments,
+                           uint64_t connection);
+  absl::StatusOr<uint32_t> QueueDelete(std::string_view name, bool if_unused,
+                                       bool if_empty, uint64_t connection);
+
+  // The queue for basic.get/consume/purge. Errors: 404 missing; 405 another
+  // connection's exclusive queue.
+  absl::StatusOr<std::shared_ptr<queue::Queue>> FindQueue(std::string_view name,
+                                                          uint64_t connection);
+
+  // Deletes the exclusive queues of a closing connection.
+  void ConnectionClosed(uint64_t connection);
+
+  // Deletes everything (the broker is going away).
+  void Shutdown();
+
+  // Routes `message` from `exchange` by `routing_keys` (at least one) and
+  // hands it to each queue reached, for messages the broker itself publishes
+  // (dead letters).
+  void PublishInternal(std::string_view exchange, std::vector<std::string> routing_keys,
+                       const Message& message);
+
+  // queue::QueueHost
+  Clock& clock() override { return *clock_; }
+  void DeadLetter(const queue::Queue& from, std::vector<queue::DeadLetter> letters) override;
+  void ScheduleTimer(std::weak_ptr<queue::Queue> queue, absl::Time at) override;
+  void DeleteUnused(const std::shared_ptr<queue::Queue>& queue) override;
+
+ private:
+  struct ExchangeState {
+    routing::DestinationId id;
+    std::string name;
+    std::string type;
+    bool durable;
+    bool auto_delete;
+    bool internal;
+    FieldTable arguments;
+    std::vector<routing::Binding> bindings;  // as source
+    std::shared_ptr<const ExchangeRoute> route;  // null after a change
+  };
+
+  // All below run with mu_ held.
+  absl::Status CreateExchangeLocked(std::string name, std::string_view type,
+                                    const ExchangeDeclareOptions& options);
+  ExchangeState* FindExchangeLocked(std::string_view name);
+  absl::StatusOr<ExchangeState*> ExistingExchangeLocked(std::string_view name);
+  absl::StatusOr<std::shared_ptr<queue::Queue>> AccessibleQueueLocked(std::string_view name,
+                                                                      uint64_t connection);
+  absl::Status BindLocked(ExchangeState* source, routing::DestinationId destination,
+                          std::string_view routing_key, const FieldTable& arguments);
+  void UnbindLocked(ExchangeState* source, routing::DestinationId destination,
+                    std::string_view routing_key, const FieldTable& arguments);
+  // Removes every binding to `destination`, then auto-deletes sources left
+  // without bindings.
+  void RemoveBindingsToLocked(routing::DestinationId destination);
+  void AutoDeleteIfUnboundLocked(ExchangeState* source);
+  void DeleteExchangeLocked(const std::string& name);
+  // Removes the queue from the topology; the caller deletes its contents.
+  void ForgetQueueLocked(const std::shared_ptr<queue::Queue>& queue);
+  void ChangedLocked() { version_.fetch_add(1, std::memory_order_acq_rel); }
+  std::string GenerateQueueNameLocked();
+
+  const std::string name_;
+  Clock* const clock_;
+  dispatch::TimerService* const timers_;
+
+  std::mutex mu_;
+  std::atomic<uint64_t> version_{1};
+  routing::DestinationId next_id_ = 1;
+  absl::flat_hash_map<std::string, ExchangeState> exchanges_;
+  absl::flat_hash_map<std::string, std::shared_ptr<queue::Queue>> queues_;
+  std::shared_ptr<const RoutingSnapshot> snapshot_;
+  uint64_t snapshot_version_ = 0;
+  uint64_t generated_names_ = 0;
+};
+
+}  // namespace warren::broker
+
+#endif  // WARREN_LIB_BROKER_VHOST_H_

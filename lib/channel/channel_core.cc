@@ -1,0 +1,261 @@
+// ChannelCore: tags, unacked records, consumers, confirms and the mailbox.
+#include "channel/channel_core.h"
+
+#include <iterator>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "string_view.h"
+#include "warren/status.h"
+
+namespace warren::channel {
+namespace {
+
+Delivery MakeDelivery(std::string consumer_tag, uint64_t tag, const queue::Envelope& e) {
+  return Delivery{std::move(consumer_tag), tag, e.redelivered, e.publication->exchange,
+                  e.publication->routing_key, e.publication->message};
+}
+
+}  // namespace
+
+ChannelCore::ChannelCore(dispatch::Dispatcher* dispatcher)
+    : mailbox_(std::make_shared<dispatch::SerialQueue>(dispatcher)) {}
+
+bool ChannelCore::TryTakeChannelCredit() {
+  const uint32_t limit = global_prefetch_.load(std::memory_order_relaxed);
+  uint32_t taken = global_unacked_.load(std::memory_order_relaxed);
+  do {
+    if (limit != 0 && taken >= limit) return false;
+  } while (!global_unacked_.compare_exchange_weak(taken, taken + 1, std::memory_order_acq_rel));
+  return true;
+}
+
+void ChannelCore::Deliver(const std::shared_ptr<queue::Consumer>& consumer,
+                          const std::shared_ptr<queue::Queue>& queue,
+                          queue::Envelope envelope) {
+  uint64_t tag;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    tag = next_delivery_tag_++;
+    if (!consumer->no_ack) {
+      // Recorded even if the channel is closing: its close requeues it.
+      unacked_.emplace(tag, UnackedDelivery{queue, {envelope, consumer}});
+    }
+  }
+  mailbox_->Post([consumer, delivery = MakeDelivery(consumer->tag, tag, envelope)] {
+    consumer->callback(delivery);
+  });
+}
+
+void ChannelCore::Cancelled(const std::shared_ptr<queue::Consumer>& consumer) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = consumers_.find(consumer->tag);
+    if (it == consumers_.end() || it->second.first != consumer) return;
+    consumers_.erase(it);
+  }
+  if (consumer->on_cancel) {
+    mailbox_->Post([consumer] { consumer->on_cancel(consumer->tag); });
+  }
+}
+
+Delivery ChannelCore::RecordGet(const std::shared_ptr<queue::Queue>& queue,
+                                queue::Envelope envelope, bool no_ack) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const uint64_t tag = next_delivery_tag_++;
+  Delivery delivery = MakeDelivery("", tag, envelope);
+  if (!no_ack) unacked_.emplace(tag, UnackedDelivery{queue, {std::move(envelope), nullptr}});
+  return delivery;
+}
+
+absl::StatusOr<std::vector<UnackedDelivery>> ChannelCore::TakeUnacked(uint64_t delivery_tag,
+                                                                      bool multiple) {
+  std::vector<UnackedDelivery> taken;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // As RabbitMQ's collect_acks: the named tag must be outstanding (tag 0
+    // with multiple means every one); multiple also takes the earlier ones.
+    auto begin = unacked_.begin();
+    auto end = unacked_.end();
+    if (!(multiple && delivery_tag == 0)) {
+      auto named = unacked_.find(delivery_tag);
+      if (named == unacked_.end()) {
+        return AmqpError(ReplyCode::kPreconditionFailed,
+                         StrCat("unknown delivery tag ", delivery_tag));
+      }
+      end = std::next(named);
+      if (!multiple) begin = named;
+    }
+    for (auto it = begin; it != end; ++it) taken.push_back(std::move(it->second));
+    unacked_.erase(begin, end);
+  }
+  for (const UnackedDelivery& u : taken) {
+    if (u.delivery.consumer && !u.delivery.consumer->no_ack) {
+      global_unacked_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+  return taken;
+}
+
+std::vector<UnackedDelivery> ChannelCore::TakeAllUnacked() {
+  absl::StatusOr<std::vector<UnackedDelivery>> all = TakeUnacked(0, /*multiple=*/true);
+  return all.ok() ? *std::move(all) : std::vector<UnackedDelivery>{};
+}
+
+bool ChannelCore::HasConsumer(const std::string& tag) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return consumers_.contains(tag);
+}
+
+void ChannelCore::AddConsumer(std::shared_ptr<queue::Consumer> consumer,
+                              std::shared_ptr<queue::Queue> queue) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string tag = consumer->tag;
+  consumers_.emplace(std::move(tag), std::make_pair(std::move(consumer), std::move(queue)));
+}
+
+std::shared_ptr<queue::Queue> ChannelCore::RemoveConsumer(
+    const std::string& tag, std::shared_ptr<queue::Consumer>* consumer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = consumers_.find(tag);
+  if (it == consumers_.end()) return nullptr;
+  *consumer = std::move(it->second.first);
+  std::shared_ptr<queue::Queue> queue = std::move(it->second.second);
+  consumers_.erase(it);
+  return queue;
+}
+
+std::vector<std::shared_ptr<queue::Queue>> ChannelCore::ConsumerQueues() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::shared_ptr<queue::Queue>> queues;
+  for (const auto& [tag, entry] : consumers_) queues.push_back(entry.second);
+  return queues;
+}
+
+std::vector<std::pair<std::shared_ptr<queue::Consumer>, std::shared_ptr<queue::Queue>>>
+ChannelCore::TakeAllConsumers() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::pair<std::shared_ptr<queue::Consumer>, std::shared_ptr<queue::Queue>>> all;
+  for (auto& [tag, entry] : consumers_) all.push_back(std::move(entry));
+  consumers_.clear();
+  return all;
+}
+
+void ChannelCore::EnableConfirms() { confirming_.store(true, std::memory_order_release); }
+
+uint64_t ChannelCore::StartPublish() {
+  if (!confirming()) return 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  ++unconfirmed_;
+  return next_publish_seq_++;
+}
+
+uint64_t ChannelCore::NextPublishSeqNo() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return next_publish_seq_;
+}
+
+void ChannelCore::Confirmed(uint64_t seq, bool ack) {
+  std::shared_ptr<std::function<void(const Confirm&)>> handler;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!open_) return;
+    --unconfirmed_;
+    if (!ack && !first_nack_) first_nack_ = seq;
+    handler = confirm_handler_;
+  }
+  confirms_changed_.notify_all();
+  if (handler) {
+    mailbox_->Post([handler, confirm = Confirm{seq, false, ack}] { (*handler)(confirm); });
+  }
+}
+
+absl::Status ChannelCore::WaitForConfirms(absl::Duration timeout) {
+  if (!confirming()) {
+    return absl::FailedPreconditionError("the channel is not in confirm mode");
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  const bool done = confirms_changed_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [&] {
+    return unconfirmed_ == 0 || !open_;
+  });
+  if (!open_) {
+    return AmqpError(ReplyCode::kChannelError,
+                     StrCat("channel closed while waiting for confirms: ",
+                                  close_reason_.message()));
+  }
+  if (!done) {
+    return absl::DeadlineExceededError(
+        StrCat(unconfirmed_, " publishes still unconfirmed"));
+  }
+  if (first_nack_) {
+    const uint64_t nacked = *first_nack_;
+    first_nack_.reset();
+    return absl::DataLossError(StrCat("publish ", nacked, " was nacked"));
+  }
+  return absl::OkStatus();
+}
+
+void ChannelCore::SetConfirmHandler(std::function<void(const Confirm&)> handler) {
+  std::lock_guard<std::mutex> lock(mu_);
+  confirm_handler_ = std::make_shared<std::function<void(const Confirm&)>>(std::move(handler));
+}
+
+void ChannelCore::SetReturnHandler(std::function<void(const ReturnedMessage&)> handler) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return_handler_ =
+      std::make_shared<std::function<void(const ReturnedMessage&)>>(std::move(handler));
+}
+
+void ChannelCore::Return(ReturnedMessage returned) {
+  std::shared_ptr<std::function<void(const ReturnedMessage&)>> handler;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    handler = return_handler_;
+  }
+  if (handler) {
+    mailbox_->Post([handler, returned = std::move(returned)] { (*handler)(returned); });
+  }
+}
+
+void ChannelCore::Close(absl::Status reason) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!open_) return;
+    open_ = false;
+    close_reason_ = std::move(reason);
+  }
+  confirms_changed_.notify_all();
+  mailbox_->Close();
+  // Consumers go first, so that no delivery lands after the unacked ones
+  // are taken back.
+  for (auto& [consumer, queue] : TakeAllConsumers()) queue->RemoveConsumer(consumer.get());
+  RequeueAll(TakeAllUnacked());
+}
+
+void RequeueAll(std::vector<UnackedDelivery> deliveries) {
+  SettleAll(std::move(deliveries), queue::Settlement::kRequeue);
+}
+
+void SettleAll(std::vector<UnackedDelivery> deliveries, queue::Settlement how) {
+  // One call per run of the same queue keeps each queue's work in tag order.
+  std::vector<queue::Unsettled> run;
+  for (size_t i = 0; i < deliveries.size(); ++i) {
+    run.push_back(std::move(deliveries[i].delivery));
+    if (i + 1 == deliveries.size() || deliveries[i + 1].queue != deliveries[i].queue) {
+      deliveries[i].queue->Settle(std::move(run), how);
+      run.clear();
+    }
+  }
+}
+
+bool ChannelCore::is_open() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return open_;
+}
+
+absl::Status ChannelCore::close_reason() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return close_reason_;
+}
+
+}  // namespace warren::channel

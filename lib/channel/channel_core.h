@@ -1,0 +1,122 @@
+// ChannelCore: the state of one channel that queues and the dispatcher reach
+// — delivery tags, unacked deliveries, consumers, channel-wide prefetch,
+// publisher confirms and the mailbox that runs the channel's callbacks.
+//
+// Queues hand it deliveries (as its DeliverySink) with their own lock held,
+// so its lock is a leaf: nothing here calls into a queue while holding it.
+// It must not decide routing or dispatch; InprocChannel, the API object,
+// drives it.
+#ifndef WARREN_LIB_CHANNEL_CHANNEL_CORE_H_
+#define WARREN_LIB_CHANNEL_CHANNEL_CORE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "dispatch/serial_queue.h"
+#include "queue/consumer.h"
+#include "queue/queue.h"
+#include "warren/channel.h"
+
+namespace warren::channel {
+
+// A delivery waiting for its ack, with the queue it came from.
+struct UnackedDelivery {
+  std::shared_ptr<queue::Queue> queue;
+  queue::Unsettled delivery;
+};
+
+class ChannelCore : public queue::DeliverySink,
+                    public std::enable_shared_from_this<ChannelCore> {
+ public:
+  explicit ChannelCore(dispatch::Dispatcher* dispatcher);
+
+  // queue::DeliverySink
+  bool TryTakeChannelCredit() override;
+  void Deliver(const std::shared_ptr<queue::Consumer>& consumer,
+               const std::shared_ptr<queue::Queue>& queue,
+               queue::Envelope envelope) override;
+  void Cancelled(const std::shared_ptr<queue::Consumer>& consumer) override;
+
+  // basic.get's delivery: a tag, and an unacked record unless `no_ack`.
+  Delivery RecordGet(const std::shared_ptr<queue::Queue>& queue, queue::Envelope envelope,
+                     bool no_ack);
+
+  // Removes the deliveries an ack/nack/reject names, in tag order. Errors:
+  // 406 for a tag that is not unacked.
+  absl::StatusOr<std::vector<UnackedDelivery>> TakeUnacked(uint64_t delivery_tag,
+                                                           bool multiple);
+  std::vector<UnackedDelivery> TakeAllUnacked();
+
+  void SetGlobalPrefetch(uint32_t limit) { global_prefetch_.store(limit); }
+
+  // Consumers of this channel by tag.
+  bool HasConsumer(const std::string& tag);
+  void AddConsumer(std::shared_ptr<queue::Consumer> consumer,
+                   std::shared_ptr<queue::Queue> queue);
+  // The queue the consumer was on, or null for an unknown tag.
+  std::shared_ptr<queue::Queue> RemoveConsumer(const std::string& tag,
+                                               std::shared_ptr<queue::Consumer>* consumer);
+  // Every consumer's queue (to kick when channel credit frees up).
+  std::vector<std::shared_ptr<queue::Queue>> ConsumerQueues();
+  std::vector<std::pair<std::shared_ptr<queue::Consumer>, std::shared_ptr<queue::Queue>>>
+  TakeAllConsumers();
+
+  // Publisher confirms.
+  void EnableConfirms();
+  bool confirming() const { return confirming_.load(std::memory_order_acquire); }
+  // The next sequence number, counted as outstanding; 0 when not confirming.
+  uint64_t StartPublish();
+  uint64_t NextPublishSeqNo() const;
+  void Confirmed(uint64_t seq, bool ack);
+  absl::Status WaitForConfirms(absl::Duration timeout);
+  void SetConfirmHandler(std::function<void(const Confirm&)> handler);
+
+  void SetReturnHandler(std::function<void(const ReturnedMessage&)> handler);
+  void Return(ReturnedMessage returned);
+
+  // channel.close, or a close forced by an error or the connection: cancels
+  // the consumers, drops callbacks not yet run, and requeues the unacked
+  // deliveries. `reason` is OK for a clean close. A no-op once closed.
+  void Close(absl::Status reason);
+  bool is_open() const;
+  absl::Status close_reason() const;
+
+ private:
+  const std::shared_ptr<dispatch::SerialQueue> mailbox_;
+  std::atomic<uint32_t> global_prefetch_{0};
+  std::atomic<uint32_t> global_unacked_{0};
+  std::atomic<bool> confirming_{false};
+
+  mutable std::mutex mu_;  // a leaf lock
+  bool open_ = true;
+  absl::Status close_reason_;
+  uint64_t next_delivery_tag_ = 1;
+  std::map<uint64_t, UnackedDelivery> unacked_;
+  absl::flat_hash_map<std::string,
+                      std::pair<std::shared_ptr<queue::Consumer>, std::shared_ptr<queue::Queue>>>
+      consumers_;
+  uint64_t next_publish_seq_ = 1;
+  uint64_t unconfirmed_ = 0;
+  std::optional<uint64_t> first_nack_;
+  std::condition_variable confirms_changed_;
+  std::shared_ptr<std::function<void(const Confirm&)>> confirm_handler_;
+  std::shared_ptr<std::function<void(const ReturnedMessage&)>> return_handler_;
+};
+
+// Hands settled deliveries back to their queues, in order.
+void SettleAll(std::vector<UnackedDelivery> deliveries, queue::Settlement how);
+void RequeueAll(std::vector<UnackedDelivery> deliveries);
+
+}  // namespace warren::channel
+
+#endif  // WARREN_LIB_CHANNEL_CHANNEL_CORE_H_

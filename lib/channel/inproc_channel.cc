@@ -1,0 +1,442 @@
+// InprocChannel: the AMQP methods over the in-process broker.
+#include "channel/inproc_channel.h"
+
+#include <algorithm>
+#include <charconv>
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "string_view.h"
+#include "warren/status.h"
+
+namespace warren::channel {
+namespace {
+
+constexpr size_t kMaxShortString = 255;
+
+// AMQP short strings (names, keys, tags) cannot be longer; clients refuse
+// them before anything reaches the broker, so this closes nothing.
+absl::Status CheckShortStrings(std::initializer_list<std::string_view> strings) {
+  for (std::string_view s : strings) {
+    if (s.size() > kMaxShortString) {
+      return absl::InvalidArgumentError(StrCat(
+          "'", s.substr(0, 32), "...' is ", s.size(), " bytes; AMQP names, keys and tags are "
+          "short strings of at most 255 bytes"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// RabbitMQ accepts an expiration that is a non-negative integer in decimal.
+bool ValidExpiration(const std::string& expiration) {
+  int64_t ms = 0;
+  auto [end, ec] = std::from_chars(expiration.data(), expiration.data() + expiration.size(), ms);
+  return ec == std::errc() && end == expiration.data() + expiration.size() && ms >= 0 &&
+         !expiration.empty() && expiration[0] != '-' && expiration[0] != '+';
+}
+
+// The strings of a CC or BCC header.
+void AppendRoutingHeader(const FieldTable& headers, std::string_view name,
+                         std::vector<std::string_view>* keys) {
+  const FieldValue* v = headers.Find(name);
+  const FieldArray* array = v ? v->Get<FieldArray>() : nullptr;
+  if (array == nullptr) return;
+  for (const FieldValue& key : *array) {
+    if (std::optional<std::string_view> s = key.AsString()) keys->push_back(*s);
+  }
+}
+
+}  // namespace
+
+InprocChannel::InprocChannel(std::shared_ptr<ConnectionCore> connection,
+                             std::shared_ptr<ChannelCore> core)
+    : connection_(std::move(connection)), core_(std::move(core)), vhost_(*connection_->vhost()) {}
+
+InprocChannel::~InprocChannel() { core_->Close(absl::OkStatus()); }
+
+absl::Status InprocChannel::CheckOpen() const {
+  if (core_->is_open()) return absl::OkStatus();
+  absl::Status reason = core_->close_reason();
+  return AmqpError(ReplyCode::kChannelError,
+                   StrCat("channel is closed",
+                                reason.ok() ? "" : StrCat(": ", reason.message())));
+}
+
+absl::Status InprocChannel::Fail(absl::Status error) {
+  const ReplyCode code = ReplyCodeOf(error);
+  if (code == ReplyCode::kNone) return error;
+  if (IsConnectionError(code)) {
+    connection_->CloseWith(error);
+  } else {
+    core_->Close(error);
+  }
+  return error;
+}
+
+absl::StatusOr<std::string> InprocChannel::ResolveQueueName(std::string_view queue) const {
+  if (!queue.empty()) return std::string(queue);
+  if (last_queue_.empty()) {
+    return AmqpError(ReplyCode::kNotFound, "no previously declared queue");
+  }
+  return last_queue_;
+}
+
+absl::StatusOr<std::shared_ptr<queue::Queue>> InprocChannel::FindQueue(std::string_view queue) {
+  absl::StatusOr<std::string> name = ResolveQueueName(queue);
+  if (!name.ok()) return name.status();
+  return vhost_.FindQueue(*name, connection_->id());
+}
+
+const broker::RoutingSnapshot& InprocChannel::CurrentSnapshot() {
+  const uint64_t version = vhost_.version();
+  if (!snapshot_ || snapshot_version_ != version) {
+    snapshot_ = vhost_.Snapshot();
+    snapshot_version_ = version;
+    absl::erase_if(publishers_, [](const auto& entry) { return entry.second.queue->deleted(); });
+  }
+  return *snapshot_;
+}
+
+queue::Queue::ProducerToken* InprocChannel::TokenFor(const std::shared_ptr<queue::Queue>& queue) {
+  auto [it, inserted] = publishers_.try_emplace(queue->id());
+  if (inserted) it->second = Publisher{queue, queue->NewProducerToken()};
+  return it->second.token.get();
+}
+
+absl::Status InprocChannel::ExchangeDeclare(std::string_view exchange, std::string_view type,
+                                            const ExchangeDeclareOptions& options) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (absl::Status s = CheckShortStrings({exchange, type}); !s.ok()) return s;
+  return Fail(vhost_.ExchangeDeclare(exchange, type, options));
+}
+
+absl::Status InprocChannel::ExchangeDelete(std::string_view exchange,
+                                           const ExchangeDeleteOptions& options) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (absl::Status s = CheckShortStrings({exchange}); !s.ok()) return s;
+  return Fail(vhost_.ExchangeDelete(exchange, options.if_unused));
+}
+
+absl::Status InprocChannel::ExchangeBind(std::string_view destination, std::string_view source,
+                                         std::string_view routing_key,
+                                         const FieldTable& arguments) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (absl::Status s = CheckShortStrings({destination, source, routing_key}); !s.ok()) return s;
+  return Fail(vhost_.ExchangeBind(destination, source, routing_key, arguments));
+}
+
+absl::Status InprocChannel::ExchangeUnbind(std::string_view destination,
+                                           std::string_view source,
+                                           std::string_view routing_key,
+                                           const FieldTable& arguments) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (absl::Status s = CheckShortStrings({destination, source, routing_key}); !s.ok()) return s;
+  return Fail(vhost_.ExchangeUnbind(destination, source, routing_key, arguments));
+}
+
+absl::StatusOr<QueueDeclareResult> InprocChannel::QueueDeclare(
+    std::string_view queue, const QueueDeclareOptions& options) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (absl::Status s = CheckShortStrings({queue}); !s.ok()) return s;
+  std::string name(queue);
+  if (options.passive) {
+    absl::StatusOr<std::string> resolved = ResolveQueueName(queue);
+    if (!resolved.ok()) return Fail(resolved.status());
+    name = *std::move(resolved);
+  }
+  absl::StatusOr<QueueDeclareResult> declared =
+      vhost_.QueueDeclare(name, options, connection_->id());
+  if (!declared.ok()) return Fail(declared.status());
+  last_queue_ = declared->queue;
+  return declared;
+}
+
+absl::Status InprocChannel::QueueBind(std::string_view queue, std::string_view exchange,
+                                      std::string_view routing_key,
+                                      const FieldTable& arguments) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (absl::Status s = CheckShortStrings({queue, exchange, routing_key}); !s.ok()) return s;
+  absl::StatusOr<std::string> name = ResolveQueueName(queue);
+  if (!name.ok()) return Fail(name.status());
+  // RabbitMQ's shortcut: no queue and no key bind the last queue by its name.
+  const std::string key =
+      queue.empty() && routing_key.empty() ? *name : std::string(routing_key);
+  return Fail(vhost_.QueueBind(*name, exchange, key, arguments, connection_->id()));
+}
+
+absl::Status InprocChannel::QueueUnbind(std::string_view queue, std::string_view exchange,
+                                        std::string_view routing_key,
+                                        const FieldTable& arguments) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (absl::Status s = CheckShortStrings({queue, exchange, routing_key}); !s.ok()) return s;
+  absl::StatusOr<std::string> name = ResolveQueueName(queue);
+  if (!name.ok()) return Fail(name.status());
+  const std::string key =
+      queue.empty() && routing_key.empty() ? *name : std::string(routing_key);
+  return Fail(vhost_.QueueUnbind(*name, exchange, key, arguments, connection_->id()));
+}
+
+absl::StatusOr<uint32_t> InprocChannel::QueuePurge(std::string_view queue) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (absl::Status s = CheckShortStrings({queue}); !s.ok()) return s;
+  absl::StatusOr<std::shared_ptr<queue::Queue>> q = FindQueue(queue);
+  if (!q.ok()) return Fail(q.status());
+  return (*q)->Purge();
+}
+
+absl::StatusOr<uint32_t> InprocChannel::QueueDelete(std::string_view queue,
+                                                    const QueueDeleteOptions& options) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (absl::Status s = CheckShortStrings({queue}); !s.ok()) return s;
+  absl::StatusOr<std::string> name = ResolveQueueName(queue);
+  if (!name.ok()) return Fail(name.status());
+  absl::StatusOr<uint32_t> dropped =
+      vhost_.QueueDelete(*name, options.if_unused, options.if_empty, connection_->id());
+  if (!dropped.ok()) return Fail(dropped.status());
+  return dropped;
+}
+
+absl::Status InprocChannel::BasicQos(uint16_t prefetch_count, const QosOptions& options) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (options.prefetch_size != 0) {
+    return Fail(AmqpError(ReplyCode::kNotImplemented,
+                          StrCat("prefetch_size!=0 (", options.prefetch_size, ")")));
+  }
+  if (options.global) {
+    core_->SetGlobalPrefetch(prefetch_count);
+    for (const auto& q : core_->ConsumerQueues()) q->Kick();
+  } else {
+    consumer_prefetch_ = prefetch_count;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status InprocChannel::BasicPublish(std::string_view exchange,
+                                         std::string_view routing_key,
+                                         const Message& message,
+                                         const PublishOptions& options) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (absl::Status s = CheckShortStrings({exchange, routing_key}); !s.ok()) return s;
+  if (options.immediate) {
+    return Fail(AmqpError(ReplyCode::kNotImplemented, "immediate=true"));
+  }
+  const BasicProperties& props = message.properties();
+  if (props.expiration && !ValidExpiration(*props.expiration)) {
+    return Fail(AmqpError(ReplyCode::kPreconditionFailed,
+                          StrCat("invalid expiration '", *props.expiration, "'")));
+  }
+  if (props.user_id && *props.user_id != connection_->user()) {
+    return Fail(AmqpError(ReplyCode::kPreconditionFailed,
+                          StrCat("user_id property set to '", *props.user_id,
+                                       "' but authenticated user was '", connection_->user(),
+                                       "'")));
+  }
+  const broker::RoutingSnapshot& snapshot = CurrentSnapshot();
+  const broker::ExchangeRoute* x = nullptr;
+  if (!exchange.empty()) {
+    x = snapshot.FindExchange(exchange);
+    if (x == nullptr) {
+      return Fail(AmqpError(ReplyCode::kNotFound,
+                            StrCat("no exchange '", exchange, "' in vhost '",
+                                         vhost_.name(), "'")));
+    }
+    if (x->internal) {
+      return Fail(AmqpError(ReplyCode::kAccessRefused,
+                            StrCat("cannot publish to internal exchange '", exchange,
+                                         "' in vhost '", vhost_.name(), "'")));
+    }
+  }
+
+  // CC and BCC add routing keys; BCC is removed from what is delivered.
+  std::vector<std::string_view> keys{routing_key};
+  Message delivered = message;
+  if (props.headers) {
+    AppendRoutingHeader(*props.headers, "CC", &keys);
+    AppendRoutingHeader(*props.headers, "BCC", &keys);
+    if (props.headers->Find("BCC") != nullptr) {
+      BasicProperties without_bcc = props;
+      without_bcc.headers->Erase("BCC");
+      delivered = message.WithProperties(std::move(without_bcc));
+    }
+  }
+  targets_.clear();
+  snapshot.Route(x, keys, props.headers ? &*props.headers : nullptr, &targets_);
+
+  const uint64_t seq = core_->StartPublish();
+  if (targets_.empty()) {
+    if (options.mandatory) {
+      core_->Return(ReturnedMessage{static_cast<int>(ReplyCode::kNoRoute), "NO_ROUTE",
+                                    std::string(exchange), std::string(routing_key),
+                                    delivered});
+    }
+    if (seq != 0) core_->Confirmed(seq, true);
+    return absl::OkStatus();
+  }
+  auto publication = std::make_shared<const queue::Publication>(
+      queue::Publication{std::string(exchange), std::string(routing_key), std::move(delivered)});
+  std::shared_ptr<queue::PendingConfirm> confirm;
+  if (seq != 0) {
+    confirm = std::make_shared<queue::PendingConfirm>(
+        static_cast<int>(targets_.size()),
+        [core = std::weak_ptr<ChannelCore>(core_), seq](bool ack) {
+          if (auto c = core.lock()) c->Confirmed(seq, ack);
+        });
+  }
+  for (const std::shared_ptr<queue::Queue>& q : targets_) {
+    q->Publish(queue::Envelope{.publication = publication, .confirm = confirm}, TokenFor(q));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<GetResult>> InprocChannel::BasicGet(std::string_view queue,
+                                                                 const GetOptions& options) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (absl::Status s = CheckShortStrings({queue}); !s.ok()) return s;
+  absl::StatusOr<std::shared_ptr<queue::Queue>> q = FindQueue(queue);
+  if (!q.ok()) return Fail(q.status());
+  std::optional<queue::Queue::Got> got = (*q)->Get();
+  if (!got) return std::optional<GetResult>();
+  return std::optional<GetResult>(GetResult{
+      core_->RecordGet(*q, std::move(got->envelope), options.no_ack), got->message_count});
+}
+
+absl::StatusOr<std::string> InprocChannel::BasicConsume(std::string_view queue,
+                                                        ConsumerCallback callback,
+                                                        const ConsumeOptions& options) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (absl::Status s = CheckShortStrings({queue, options.consumer_tag}); !s.ok()) return s;
+  if (!callback) return absl::InvalidArgumentError("BasicConsume needs a callback");
+  absl::StatusOr<std::shared_ptr<queue::Queue>> q = FindQueue(queue);
+  if (!q.ok()) return Fail(q.status());
+  std::string tag = options.consumer_tag;
+  if (tag.empty()) {
+    absl::BitGen gen;
+    tag = StrCat("amq.ctag-", connection_->id(), "-", ++generated_tags_, "-",
+                       absl::Uniform<uint32_t>(gen));
+  }
+  if (core_->HasConsumer(tag)) {
+    return Fail(AmqpError(ReplyCode::kNotAllowed,
+                          StrCat("attempt to reuse consumer tag '", tag, "'")));
+  }
+  int64_t priority = 0;
+  if (const FieldValue* p = options.arguments.Find("x-priority")) {
+    std::optional<int64_t> n = p->AsInteger();
+    if (!n) {
+      return Fail(AmqpError(ReplyCode::kPreconditionFailed,
+                            "invalid arg 'x-priority': an integer is required"));
+    }
+    priority = *n;
+  }
+  auto consumer = std::make_shared<queue::Consumer>();
+  consumer->tag = tag;
+  consumer->no_ack = options.no_ack;
+  consumer->exclusive = options.exclusive;
+  consumer->priority = priority;
+  consumer->prefetch = options.no_ack ? 0 : consumer_prefetch_;
+  consumer->sink = core_;
+  consumer->callback = std::move(callback);
+  consumer->on_cancel = options.on_cancel;
+  // Registered on the channel first: the queue may deliver at once.
+  core_->AddConsumer(consumer, *q);
+  if (absl::Status s = (*q)->AddConsumer(consumer); !s.ok()) {
+    std::shared_ptr<queue::Consumer> removed;
+    core_->RemoveConsumer(tag, &removed);
+    return Fail(s);
+  }
+  return tag;
+}
+
+absl::Status InprocChannel::BasicCancel(std::string_view consumer_tag) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  std::shared_ptr<queue::Consumer> consumer;
+  std::shared_ptr<queue::Queue> q = core_->RemoveConsumer(std::string(consumer_tag), &consumer);
+  if (q) q->RemoveConsumer(consumer.get());
+  return absl::OkStatus();
+}
+
+absl::Status InprocChannel::Settle(uint64_t delivery_tag, bool multiple,
+                                   queue::Settlement how) {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  absl::StatusOr<std::vector<UnackedDelivery>> taken = core_->TakeUnacked(delivery_tag, multiple);
+  if (!taken.ok()) return Fail(taken.status());
+  SettleAll(*std::move(taken), how);
+  // Freed channel-wide credit may let this channel's other consumers go on.
+  for (const auto& q : core_->ConsumerQueues()) q->Kick();
+  return absl::OkStatus();
+}
+
+absl::Status InprocChannel::BasicAck(uint64_t delivery_tag, const AckOptions& options) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Settle(delivery_tag, options.multiple, queue::Settlement::kAck);
+}
+
+absl::Status InprocChannel::BasicNack(uint64_t delivery_tag, const NackOptions& options) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Settle(delivery_tag, options.multiple,
+                options.requeue ? queue::Settlement::kRequeue : queue::Settlement::kDeadLetter);
+}
+
+absl::Status InprocChannel::BasicReject(uint64_t delivery_tag, const RejectOptions& options) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Settle(delivery_tag, /*multiple=*/false,
+                options.requeue ? queue::Settlement::kRequeue : queue::Settlement::kDeadLetter);
+}
+
+absl::Status InprocChannel::BasicRecover(const RecoverOptions& options) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (!options.requeue) {
+    return Fail(AmqpError(ReplyCode::kNotImplemented, "requeue=false"));
+  }
+  RequeueAll(core_->TakeAllUnacked());
+  for (const auto& q : core_->ConsumerQueues()) q->Kick();
+  return absl::OkStatus();
+}
+
+absl::Status InprocChannel::ConfirmSelect() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  core_->EnableConfirms();
+  return absl::OkStatus();
+}
+
+uint64_t InprocChannel::NextPublishSeqNo() const { return core_->NextPublishSeqNo(); }
+
+void InprocChannel::SetConfirmHandler(std::function<void(const Confirm&)> handler) {
+  core_->SetConfirmHandler(std::move(handler));
+}
+
+absl::Status InprocChannel::WaitForConfirms(absl::Duration timeout) {
+  return core_->WaitForConfirms(timeout);
+}
+
+void InprocChannel::SetReturnHandler(std::function<void(const ReturnedMessage&)> handler) {
+  core_->SetReturnHandler(std::move(handler));
+}
+
+absl::Status InprocChannel::Close() {
+  std::lock_guard<std::mutex> lock(mu_);
+  core_->Close(absl::OkStatus());
+  return absl::OkStatus();
+}
+
+bool InprocChannel::is_open() const { return core_->is_open(); }
+
+absl::Status InprocChannel::close_reason() const { return core_->close_reason(); }
+
+}  // namespace warren::channel

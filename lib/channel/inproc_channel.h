@@ -1,0 +1,106 @@
+// InprocChannel: the Channel API over the in-process broker. Each method
+// checks its arguments as RabbitMQ does, acts on the virtual host, its queues
+// and the channel's core, and turns a refusal into the channel (4xx) or
+// connection (5xx) close that RabbitMQ would make.
+//
+// Owns what only the API thread needs: the routing snapshot it publishes
+// with, producer tokens per queue, the most recently declared queue, and the
+// prefetch for new consumers. Calls are serialized by its own lock, which is
+// never taken by queues or the dispatcher.
+#ifndef WARREN_LIB_CHANNEL_INPROC_CHANNEL_H_
+#define WARREN_LIB_CHANNEL_INPROC_CHANNEL_H_
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "broker/routing_snapshot.h"
+#include "channel/channel_core.h"
+#include "channel/connection_impl.h"
+#include "warren/channel.h"
+
+namespace warren::channel {
+
+class InprocChannel final : public Channel {
+ public:
+  InprocChannel(std::shared_ptr<ConnectionCore> connection, std::shared_ptr<ChannelCore> core);
+  ~InprocChannel() override;
+
+  absl::Status ExchangeDeclare(std::string_view exchange, std::string_view type,
+                               const ExchangeDeclareOptions& options) override;
+  absl::Status ExchangeDelete(std::string_view exchange,
+                              const ExchangeDeleteOptions& options) override;
+  absl::Status ExchangeBind(std::string_view destination, std::string_view source,
+                            std::string_view routing_key, const FieldTable& arguments) override;
+  absl::Status ExchangeUnbind(std::string_view destination, std::string_view source,
+                              std::string_view routing_key,
+                              const FieldTable& arguments) override;
+  absl::StatusOr<QueueDeclareResult> QueueDeclare(std::string_view queue,
+                                                  const QueueDeclareOptions& options) override;
+  absl::Status QueueBind(std::string_view queue, std::string_view exchange,
+                         std::string_view routing_key, const FieldTable& arguments) override;
+  absl::Status QueueUnbind(std::string_view queue, std::string_view exchange,
+                           std::string_view routing_key, const FieldTable& arguments) override;
+  absl::StatusOr<uint32_t> QueuePurge(std::string_view queue) override;
+  absl::StatusOr<uint32_t> QueueDelete(std::string_view queue,
+                                       const QueueDeleteOptions& options) override;
+  absl::Status BasicQos(uint16_t prefetch_count, const QosOptions& options) override;
+  absl::Status BasicPublish(std::string_view exchange, std::string_view routing_key,
+                            const Message& message, const PublishOptions& options) override;
+  absl::StatusOr<std::optional<GetResult>> BasicGet(std::string_view queue,
+                                                    const GetOptions& options) override;
+  absl::StatusOr<std::string> BasicConsume(std::string_view queue, ConsumerCallback callback,
+                                           const ConsumeOptions& options) override;
+  absl::Status BasicCancel(std::string_view consumer_tag) override;
+  absl::Status BasicAck(uint64_t delivery_tag, const AckOptions& options) override;
+  absl::Status BasicNack(uint64_t delivery_tag, const NackOptions& options) override;
+  absl::Status BasicReject(uint64_t delivery_tag, const RejectOptions& options) override;
+  absl::Status BasicRecover(const RecoverOptions& options) override;
+  absl::Status ConfirmSelect() override;
+  uint64_t NextPublishSeqNo() const override;
+  void SetConfirmHandler(std::function<void(const Confirm&)> handler) override;
+  absl::Status WaitForConfirms(absl::Duration timeout) override;
+  void SetReturnHandler(std::function<void(const ReturnedMessage&)> handler) override;
+  absl::Status Close() override;
+  bool is_open() const override;
+  absl::Status close_reason() const override;
+
+ private:
+  struct Publisher {  // a producer token and the queue that must outlive it
+    std::shared_ptr<queue::Queue> queue;
+    std::unique_ptr<queue::Queue::ProducerToken> token;
+  };
+
+  // All below run with mu_ held.
+  // OK while open; else the 504 that names why the channel closed.
+  absl::Status CheckOpen() const;
+  // Applies RabbitMQ's reaction to a refused method: close the channel for a
+  // 4xx code, the connection for a 5xx one. Returns `error`.
+  absl::Status Fail(absl::Status error);
+  // "" names the most recently declared queue (404 when there is none).
+  absl::StatusOr<std::string> ResolveQueueName(std::string_view queue) const;
+  absl::StatusOr<std::shared_ptr<queue::Queue>> FindQueue(std::string_view queue);
+  queue::Queue::ProducerToken* TokenFor(const std::shared_ptr<queue::Queue>& queue);
+  const broker::RoutingSnapshot& CurrentSnapshot();
+  absl::Status Settle(uint64_t delivery_tag, bool multiple, queue::Settlement how);
+
+  const std::shared_ptr<ConnectionCore> connection_;
+  const std::shared_ptr<ChannelCore> core_;
+  broker::VirtualHost& vhost_;
+
+  mutable std::mutex mu_;
+  std::string last_queue_;
+  uint16_t consumer_prefetch_ = 0;
+  std::shared_ptr<const broker::RoutingSnapshot> snapshot_;
+  uint64_t snapshot_version_ = 0;
+  absl::flat_hash_map<uint32_t, Publisher> publishers_;
+  std::vector<std::shared_ptr<queue::Queue>> targets_;  // reused by each publish
+  uint64_t generated_tags_ = 0;
+};
+
+}  // namespace warren::channel
+
+#endif  // WARREN_LIB_CHANNEL_INPROC_CHANNEL_H_

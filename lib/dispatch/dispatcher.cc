@@ -1,0 +1,85 @@
+// Dispatcher: the three dispatch modes behind one Schedule().
+#include "dispatch/dispatcher.h"
+
+#include <utility>
+
+namespace warren::dispatch {
+
+Dispatcher::Dispatcher(const BrokerOptions& options)
+    : mode_(options.dispatch), executor_(options.executor) {
+  if (mode_ == Dispatch::kThreadPool) {
+    for (int i = 0; i < options.dispatch_threads; ++i) {
+      threads_.emplace_back([this] { PoolThread(); });
+    }
+  }
+}
+
+Dispatcher::~Dispatcher() { Shutdown(); }
+
+void Dispatcher::Schedule(Task task) {
+  if (mode_ == Dispatch::kExecutor) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (shut_down_) return;
+    }
+    executor_->Schedule(std::move(task));
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shut_down_) return;
+    tasks_.push_back(std::move(task));
+  }
+  ready_.notify_one();
+}
+
+size_t Dispatcher::ProcessEvents(absl::Duration timeout) {
+  if (mode_ != Dispatch::kManual) return 0;
+  const absl::Time deadline = absl::Now() + timeout;
+  size_t ran = 0;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    if (tasks_.empty()) {
+      if (ran > 0 || shut_down_) break;
+      const absl::Time now = absl::Now();
+      if (now >= deadline) break;
+      ready_.wait_for(lock, absl::ToChronoNanoseconds(deadline - now));
+      continue;
+    }
+    Task task = std::move(tasks_.front());
+    tasks_.pop_front();
+    lock.unlock();
+    std::move(task)();
+    ++ran;
+    lock.lock();
+  }
+  return ran;
+}
+
+void Dispatcher::Shutdown() {
+  std::deque<Task> dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+    dropped.swap(tasks_);
+  }
+  ready_.notify_all();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+}
+
+void Dispatcher::PoolThread() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    ready_.wait(lock, [this] { return shut_down_ || !tasks_.empty(); });
+    if (shut_down_) return;
+    Task task = std::move(tasks_.front());
+    tasks_.pop_front();
+    lock.unlock();
+    std::move(task)();
+    lock.lock();
+  }
+}
+
+}  // namespace warren::dispatch

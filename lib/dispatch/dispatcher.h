@@ -1,0 +1,59 @@
+// Dispatcher: runs callback work (consumer deliveries, confirms, returns) on
+// the broker's thread pool, on a user Executor, or on the thread that calls
+// ProcessEvents() (Dispatch::kManual).
+//
+// Owns the pool threads and, in manual mode, the queue of ready tasks. It
+// knows nothing of channels or queues: ordering per consumer comes from
+// SerialQueue, built on top of it.
+#ifndef WARREN_LIB_DISPATCH_DISPATCHER_H_
+#define WARREN_LIB_DISPATCH_DISPATCHER_H_
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/time/time.h"
+#include "warren/broker.h"
+
+namespace warren::dispatch {
+
+using Task = absl::AnyInvocable<void() &&>;
+
+class Dispatcher {
+ public:
+  // `options` must have been validated by Broker::Create.
+  explicit Dispatcher(const BrokerOptions& options);
+  ~Dispatcher();  // Shutdown()
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // Runs `task` later, never inline. After Shutdown() tasks are dropped.
+  void Schedule(Task task);
+
+  // Dispatch::kManual: see Broker::ProcessEvents. Returns tasks run.
+  size_t ProcessEvents(absl::Duration timeout);
+
+  // Runs or drops nothing more: joins the pool threads after the tasks they
+  // are running return; pending tasks are destroyed unrun.
+  void Shutdown();
+
+ private:
+  void PoolThread();
+
+  const Dispatch mode_;
+  Executor* const executor_;
+
+  std::mutex mu_;
+  std::condition_variable ready_;
+  std::deque<Task> tasks_;  // kThreadPool and kManual
+  bool shut_down_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace warren::dispatch
+
+#endif  // WARREN_LIB_DISPATCH_DISPATCHER_H_

@@ -1,0 +1,51 @@
+// Consumer: a basic.consume as its queue sees it, and DeliverySink, the
+// channel-side interface the queue pushes deliveries through.
+//
+// The queue owns the dispatch decision (which consumer, credit); the channel
+// owns delivery tags, unacked records and running the callback. Neither
+// reaches into the other's state.
+#ifndef WARREN_LIB_QUEUE_CONSUMER_H_
+#define WARREN_LIB_QUEUE_CONSUMER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "queue/envelope.h"
+#include "warren/channel.h"
+
+namespace warren::queue {
+
+class Queue;
+struct Consumer;
+
+class DeliverySink {
+ public:
+  virtual ~DeliverySink() = default;
+  // Channel-wide prefetch (basic.qos global): takes one slot if one is free.
+  virtual bool TryTakeChannelCredit() = 0;
+  // Records the delivery (a tag; an unacked entry unless no_ack) and posts the
+  // consumer's callback. Called with the queue's lock held: must only take
+  // leaf locks.
+  virtual void Deliver(const std::shared_ptr<Consumer>& consumer,
+                       const std::shared_ptr<Queue>& queue, Envelope envelope) = 0;
+  // The broker cancelled the consumer (its queue went away).
+  virtual void Cancelled(const std::shared_ptr<Consumer>& consumer) = 0;
+};
+
+struct Consumer {
+  std::string tag;
+  bool no_ack = false;
+  bool exclusive = false;
+  int64_t priority = 0;   // x-priority
+  uint32_t prefetch = 0;  // per-consumer limit, 0 for none
+  uint32_t unacked = 0;   // guarded by the queue's lock
+  std::shared_ptr<DeliverySink> sink;
+  ConsumerCallback callback;
+  std::function<void(std::string_view)> on_cancel;
+};
+
+}  // namespace warren::queue
+
+#endif  // WARREN_LIB_QUEUE_CONSUMER_H_

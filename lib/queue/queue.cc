@@ -1,0 +1,410 @@
+// Queue: intake draining, ordered storage, limits, expiry and dispatch.
+#include "queue/queue.h"
+
+#include <algorithm>
+#include <charconv>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "string_view.h"
+#include "warren/status.h"
+
+namespace warren::queue {
+namespace {
+
+constexpr size_t kIntakeBatch = 64;
+
+// The expiration property in milliseconds; the channel has refused invalid
+// ones before they get here.
+std::optional<int64_t> ExpirationMs(const Message& message) {
+  const std::optional<std::string>& expiration = message.properties().expiration;
+  if (!expiration) return std::nullopt;
+  int64_t ms = 0;
+  auto [end, ec] = std::from_chars(expiration->data(),
+                                   expiration->data() + expiration->size(), ms);
+  if (ec != std::errc() || end != expiration->data() + expiration->size()) {
+    return std::nullopt;
+  }
+  return ms;
+}
+
+}  // namespace
+
+Queue::Queue(uint32_t id, QueueConfig config, QueueHost* host)
+    : id_(id),
+      config_(std::move(config)),
+      host_(host),
+      levels_(config_.policy.max_priority + 1),
+      last_used_(host->clock().Now()) {}
+
+std::unique_ptr<Queue::ProducerToken> Queue::NewProducerToken() {
+  return std::make_unique<ProducerToken>(intake_);
+}
+
+void Queue::Publish(Envelope envelope, ProducerToken* token) {
+  if (token != nullptr) {
+    intake_.enqueue(*token, std::move(envelope));
+  } else {
+    intake_.enqueue(std::move(envelope));
+  }
+  Kick();
+}
+
+void Queue::Kick() {
+  if (signals_.fetch_add(1, std::memory_order_acq_rel) != 0) return;
+  // This thread owns the queue until the signal count drops back to zero.
+  uint64_t seen = 1;
+  while (true) {
+    DeadLetters dead;
+    std::optional<absl::Time> timer;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      // Expired messages never reach a consumer; a message that arrives now
+      // may, even with TTL 0, as in RabbitMQ, before the final expiry pass.
+      ExpireHeadsLocked(&dead);
+      DrainIntakeLocked(&dead);
+      DispatchLocked();
+      ExpireHeadsLocked(&dead);
+      timer = TimerNeededLocked();
+    }
+    AfterUnlock(std::move(dead), timer);
+    const uint64_t before = signals_.fetch_sub(seen, std::memory_order_acq_rel);
+    if (before == seen) return;
+    seen = before - seen;
+  }
+}
+
+void Queue::DrainIntakeLocked(DeadLetters* dead) {
+  Envelope batch[kIntakeBatch];
+  size_t n;
+  while ((n = intake_.try_dequeue_bulk(batch, kIntakeBatch)) > 0) {
+    for (size_t i = 0; i < n; ++i) {
+      AcceptLocked(std::move(batch[i]), dead);
+      // Delivering each message as it arrives lets a waiting consumer take it
+      // before drop-head can remove it.
+      DispatchLocked();
+    }
+  }
+}
+
+bool Queue::WouldOverflowLocked(size_t body_size) const {
+  const QueueArguments& p = config_.policy;
+  return (p.max_length && ready_count_ + 1 > static_cast<uint64_t>(*p.max_length)) ||
+         (p.max_length_bytes &&
+          ready_bytes_ + body_size > static_cast<uint64_t>(*p.max_length_bytes));
+}
+
+bool Queue::OverLimitLocked() const {
+  const QueueArguments& p = config_.policy;
+  return (p.max_length && ready_count_ > static_cast<uint64_t>(*p.max_length)) ||
+         (p.max_length_bytes && ready_bytes_ > static_cast<uint64_t>(*p.max_length_bytes));
+}
+
+void Queue::AcceptLocked(Envelope envelope, DeadLetters* dead) {
+  std::shared_ptr<PendingConfirm> confirm = std::move(envelope.confirm);
+  if (deleted()) {
+    if (confirm) confirm->Settle(true);
+    return;
+  }
+  const QueueArguments& p = config_.policy;
+  const size_t size = envelope.publication->message.body().size();
+  if (p.overflow != Overflow::kDropHead && WouldOverflowLocked(size)) {
+    if (confirm) confirm->Settle(false);
+    if (p.overflow == Overflow::kRejectPublishDlx) {
+      dead->push_back({std::move(envelope), DeadLetterReason::kMaxLen});
+    }
+    return;
+  }
+  envelope.position = next_position_++;
+  std::optional<absl::Duration> ttl = p.message_ttl;
+  if (std::optional<int64_t> ms = ExpirationMs(envelope.publication->message)) {
+    ttl = ttl ? std::min(*ttl, absl::Milliseconds(*ms)) : absl::Milliseconds(*ms);
+  }
+  if (ttl) envelope.expires_at = host_->clock().Now() + *ttl;
+  InsertLocked(std::move(envelope));
+  if (confirm) confirm->Settle(true);
+  if (p.overflow == Overflow::kDropHead) {
+    while (ready_count_ > 0 && OverLimitLocked()) {
+      dead->push_back({PopHeadLocked(), DeadLetterReason::kMaxLen});
+    }
+  }
+}
+
+void Queue::InsertLocked(Envelope envelope) {
+  int level = 0;
+  if (config_.policy.max_priority > 0) {
+    level = std::min<int>(envelope.publication->message.properties().priority.value_or(0),
+                          config_.policy.max_priority);
+  }
+  std::deque<Envelope>& q = levels_[level].messages;
+  ++ready_count_;
+  ready_bytes_ += envelope.publication->message.body().size();
+  if (q.empty() || q.back().position < envelope.position) {
+    q.push_back(std::move(envelope));
+    return;
+  }
+  auto at = std::upper_bound(q.begin(), q.end(), envelope.position,
+                             [](uint64_t pos, const Envelope& e) { return pos < e.position; });
+  q.insert(at, std::move(envelope));
+}
+
+Envelope* Queue::HeadLocked() {
+  for (auto level = levels_.rbegin(); level != levels_.rend(); ++level) {
+    if (!level->messages.empty()) return &level->messages.front();
+  }
+  return nullptr;
+}
+
+Envelope Queue::PopHeadLocked() {
+  for (auto level = levels_.rbegin(); level != levels_.rend(); ++level) {
+    if (level->messages.empty()) continue;
+    Envelope head = std::move(level->messages.front());
+    level->messages.pop_front();
+    --ready_count_;
+    ready_bytes_ -= head.publication->message.body().size();
+    return head;
+  }
+  return Envelope{};
+}
+
+void Queue::ExpireHeadsLocked(DeadLetters* dead) {
+  const absl::Time now = host_->clock().Now();
+  for (Level& level : levels_) {
+    while (!level.messages.empty() && level.messages.front().expires_at <= now) {
+      Envelope e = std::move(level.messages.front());
+      level.messages.pop_front();
+      --ready_count_;
+      ready_bytes_ -= e.publication->message.body().size();
+      dead->push_back({std::move(e), DeadLetterReason::kExpired});
+    }
+  }
+}
+
+std::shared_ptr<Consumer> Queue::PickConsumerLocked() {
+  for (const std::shared_ptr<Consumer>& c : consumers_) {
+    const bool has_credit =
+        c->no_ack || ((c->prefetch == 0 || c->unacked < c->prefetch) &&
+                      c->sink->TryTakeChannelCredit());
+    if (has_credit) return c;
+    // Only the first consumer is active on a single-active-consumer queue.
+    if (config_.policy.single_active_consumer) break;
+  }
+  return nullptr;
+}
+
+void Queue::RotateLocked(const std::shared_ptr<Consumer>& served) {
+  if (config_.policy.single_active_consumer) return;
+  auto it = std::find(consumers_.begin(), consumers_.end(), served);
+  auto end = it;
+  while (end + 1 != consumers_.end() && (*(end + 1))->priority == served->priority) ++end;
+  std::rotate(it, it + 1, end + 1);
+}
+
+void Queue::DispatchLocked() {
+  if (consumers_.empty()) return;
+  while (ready_count_ > 0) {
+    std::shared_ptr<Consumer> consumer = PickConsumerLocked();
+    if (!consumer) return;
+    if (!consumer->no_ack) ++consumer->unacked;
+    consumer->sink->Deliver(consumer, shared_from_this(), PopHeadLocked());
+    RotateLocked(consumer);
+  }
+}
+
+std::optional<absl::Time> Queue::TimerNeededLocked() {
+  absl::Time earliest = absl::InfiniteFuture();
+  for (const Level& level : levels_) {
+    if (!level.messages.empty()) earliest = std::min(earliest, level.messages.front().expires_at);
+  }
+  if (config_.policy.expires && consumers_.empty() && !deleted()) {
+    earliest = std::min(earliest, last_used_ + *config_.policy.expires);
+  }
+  if (earliest == absl::InfiniteFuture()) return std::nullopt;
+  if (timer_at_ && *timer_at_ <= earliest) return std::nullopt;
+  timer_at_ = earliest;
+  return earliest;
+}
+
+void Queue::AfterUnlock(DeadLetters dead, std::optional<absl::Time> timer) {
+  if (timer) host_->ScheduleTimer(weak_from_this(), *timer);
+  if (!dead.empty()) host_->DeadLetter(*this, std::move(dead));
+}
+
+Queue::Counts Queue::GetCounts() {
+  DeadLetters dead;
+  Counts counts;
+  std::optional<absl::Time> timer;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    DrainIntakeLocked(&dead);
+    ExpireHeadsLocked(&dead);
+    counts.messages = static_cast<uint32_t>(ready_count_);
+    counts.consumers = static_cast<uint32_t>(consumers_.size());
+    timer = TimerNeededLocked();
+  }
+  AfterUnlock(std::move(dead), timer);
+  return counts;
+}
+
+std::optional<Queue::Got> Queue::Get() {
+  DeadLetters dead;
+  std::optional<Got> got;
+  std::optional<absl::Time> timer;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_used_ = host_->clock().Now();
+    DrainIntakeLocked(&dead);
+    ExpireHeadsLocked(&dead);
+    if (ready_count_ > 0) {
+      Envelope head = PopHeadLocked();
+      got = Got{std::move(head), static_cast<uint32_t>(ready_count_)};
+    }
+    timer = TimerNeededLocked();
+  }
+  AfterUnlock(std::move(dead), timer);
+  return got;
+}
+
+uint32_t Queue::Purge() {
+  DeadLetters dead;
+  uint32_t purged;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    DrainIntakeLocked(&dead);
+    purged = static_cast<uint32_t>(ready_count_);
+    for (Level& level : levels_) level.messages.clear();
+    ready_count_ = 0;
+    ready_bytes_ = 0;
+  }
+  AfterUnlock(std::move(dead), std::nullopt);
+  return purged;
+}
+
+absl::Status Queue::AddConsumer(std::shared_ptr<Consumer> consumer) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const bool exclusive_held = !consumers_.empty() && consumers_.front()->exclusive;
+    if (exclusive_held || (consumer->exclusive && !consumers_.empty())) {
+      return AmqpError(ReplyCode::kAccessRefused,
+                       StrCat("queue '", config_.name,
+                                    "' in vhost has an exclusive consumer or "
+                                    "cannot take one"));
+    }
+    had_consumer_ = true;
+    last_used_ = host_->clock().Now();
+    auto at = consumers_.end();
+    if (!config_.policy.single_active_consumer) {
+      at = std::find_if(consumers_.begin(), consumers_.end(),
+                        [&](const auto& c) { return c->priority < consumer->priority; });
+    }
+    consumers_.insert(at, std::move(consumer));
+  }
+  Kick();
+  return absl::OkStatus();
+}
+
+void Queue::RemoveConsumer(const Consumer* consumer) {
+  bool now_unused = false;
+  std::optional<absl::Time> timer;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = std::find_if(consumers_.begin(), consumers_.end(),
+                           [&](const auto& c) { return c.get() == consumer; });
+    if (it == consumers_.end()) return;
+    consumers_.erase(it);
+    last_used_ = host_->clock().Now();
+    now_unused = consumers_.empty() && config_.auto_delete && !deleted();
+    timer = TimerNeededLocked();
+  }
+  if (now_unused) {
+    host_->DeleteUnused(shared_from_this());
+    return;
+  }
+  AfterUnlock({}, timer);
+  // A single active consumer's successor may now take messages.
+  Kick();
+}
+
+void Queue::Settle(std::vector<Unsettled> deliveries, Settlement how) {
+  DeadLetters dead;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Unsettled& u : deliveries) {
+      if (u.consumer && !u.consumer->no_ack && u.consumer->unacked > 0) {
+        --u.consumer->unacked;
+      }
+      switch (how) {
+        case Settlement::kAck:
+        case Settlement::kDrop:
+          break;
+        case Settlement::kDeadLetter:
+          dead.push_back({std::move(u.envelope), DeadLetterReason::kRejected});
+          break;
+        case Settlement::kRequeue:
+          if (deleted()) break;
+          u.envelope.redelivered = true;
+          InsertLocked(std::move(u.envelope));
+          break;
+      }
+    }
+  }
+  AfterUnlock(std::move(dead), std::nullopt);
+  Kick();
+}
+
+absl::StatusOr<uint32_t> Queue::Delete(bool if_unused, bool if_empty) {
+  DeadLetters dead;
+  std::vector<std::shared_ptr<Consumer>> cancelled;
+  uint32_t dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    DrainIntakeLocked(&dead);
+    if (if_unused && !consumers_.empty()) {
+      return AmqpError(ReplyCode::kPreconditionFailed,
+                       StrCat("queue '", config_.name, "' in use"));
+    }
+    if (if_empty && ready_count_ > 0) {
+      return AmqpError(ReplyCode::kPreconditionFailed,
+                       StrCat("queue '", config_.name, "' not empty"));
+    }
+    deleted_.store(true, std::memory_order_release);
+    dropped = static_cast<uint32_t>(ready_count_);
+    for (Level& level : levels_) level.messages.clear();
+    ready_count_ = 0;
+    ready_bytes_ = 0;
+    cancelled.swap(consumers_);
+  }
+  for (const std::shared_ptr<Consumer>& c : cancelled) c->sink->Cancelled(c);
+  return dropped;
+}
+
+void Queue::Touch() {
+  std::optional<absl::Time> timer;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_used_ = host_->clock().Now();
+    timer = TimerNeededLocked();
+  }
+  AfterUnlock({}, timer);
+}
+
+bool Queue::UnusedLocked() const {
+  return config_.policy.expires && consumers_.empty() &&
+         host_->clock().Now() >= last_used_ + *config_.policy.expires;
+}
+
+void Queue::OnTimer() {
+  bool expired_queue;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    timer_at_.reset();
+    expired_queue = UnusedLocked() && !deleted();
+  }
+  if (expired_queue) {
+    host_->DeleteUnused(shared_from_this());
+    return;
+  }
+  Kick();
+}
+
+}  // namespace warren::queue

@@ -1,0 +1,183 @@
+// Queue: one AMQP queue's state — ready messages in order (per priority
+// level), consumers and their credit, length limits, TTL expiry — and the
+// dispatch of its messages to consumers.
+//
+// Publishers hand messages to a lock-free intake (a moodycamel
+// ConcurrentQueue; one producer token per channel keeps each channel's order)
+// and signal the queue. Whoever raises the signal count from zero becomes the
+// queue's owner and drains the intake into the ordered structure under the
+// queue's lock, dispatching to consumers, until no signal is left; other
+// publishers return at once. Every other operation takes the lock, draining
+// the intake first, so it sees every publish that happened before it.
+//
+// Owns the messages it holds and the consumer list. It must not touch
+// channel state (tags, unacked records): it hands deliveries to each
+// consumer's DeliverySink, and it must not route: dead letters and expiry
+// timers go to its QueueHost.
+#ifndef WARREN_LIB_QUEUE_QUEUE_H_
+#define WARREN_LIB_QUEUE_QUEUE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "concurrentqueue/concurrentqueue.h"
+#include "queue/consumer.h"
+#include "queue/envelope.h"
+#include "queue/queue_arguments.h"
+#include "warren/clock.h"
+#include "warren/field_table.h"
+
+namespace warren::queue {
+
+enum class DeadLetterReason { kRejected, kExpired, kMaxLen, kDeliveryLimit };
+
+struct DeadLetter {
+  Envelope envelope;
+  DeadLetterReason reason;
+};
+
+class Queue;
+
+// What a queue needs from its virtual host.
+class QueueHost {
+ public:
+  virtual ~QueueHost() = default;
+  virtual Clock& clock() = 0;
+  // Republishes `letters` through the queue's dead-letter exchange. Called
+  // with no queue lock held.
+  virtual void DeadLetter(const Queue& from, std::vector<queue::DeadLetter> letters) = 0;
+  // Calls queue->OnTimer() at `at` or soon after, unless the queue is gone.
+  virtual void ScheduleTimer(std::weak_ptr<Queue> queue, absl::Time at) = 0;
+  // Deletes `queue` from the topology (auto-delete, x-expires).
+  virtual void DeleteUnused(const std::shared_ptr<Queue>& queue) = 0;
+};
+
+struct QueueConfig {
+  std::string name;
+  bool durable = false;
+  bool auto_delete = false;
+  uint64_t exclusive_owner = 0;  // connection id, 0 when not exclusive
+  FieldTable arguments;
+  QueueArguments policy;
+};
+
+// How a settled delivery leaves its channel.
+enum class Settlement { kAck, kRequeue, kDeadLetter, kDrop };
+
+struct Unsettled {
+  Envelope envelope;
+  std::shared_ptr<Consumer> consumer;  // null for basic.get
+};
+
+class Queue : public std::enable_shared_from_this<Queue> {
+ public:
+  using ProducerToken = moodycamel::ProducerToken;
+
+  Queue(uint32_t id, QueueConfig config, QueueHost* host);
+  Queue(const Queue&) = delete;
+  Queue& operator=(const Queue&) = delete;
+
+  uint32_t id() const { return id_; }
+  const QueueConfig& config() const { return config_; }
+  bool deleted() const { return deleted_.load(std::memory_order_acquire); }
+
+  // A token for one publishing channel; must not outlive the queue.
+  std::unique_ptr<ProducerToken> NewProducerToken();
+
+  // Takes `envelope` (its confirm, if any, is settled when the queue accepts
+  // or refuses it). Lock-free unless this thread becomes the owner.
+  void Publish(Envelope envelope, ProducerToken* token);
+
+  struct Counts {
+    uint32_t messages = 0;  // ready
+    uint32_t consumers = 0;
+  };
+  Counts GetCounts();
+
+  // basic.get: the head and the number of ready messages left after it.
+  struct Got {
+    Envelope envelope;
+    uint32_t message_count = 0;
+  };
+  std::optional<Got> Get();
+
+  uint32_t Purge();
+
+  // Errors: 403 ACCESS_REFUSED for exclusivity conflicts.
+  absl::Status AddConsumer(std::shared_ptr<Consumer> consumer);
+  // Removes the consumer; an auto-delete queue that has lost its last
+  // consumer deletes itself.
+  void RemoveConsumer(const Consumer* consumer);
+
+  // Applies `how` to deliveries of this queue that a channel settled, in tag
+  // order, returning their credit to their consumers.
+  void Settle(std::vector<Unsettled> deliveries, Settlement how);
+
+  // queue.delete: errors 406 for if_unused/if_empty conflicts. Returns the
+  // number of ready messages dropped. Cancels the consumers.
+  absl::StatusOr<uint32_t> Delete(bool if_unused, bool if_empty);
+
+  // Marks the queue as used now (for x-expires).
+  void Touch();
+
+  // Expiry timers land here.
+  void OnTimer();
+
+  // Asks for a dispatch pass (a consumer's credit was freed elsewhere).
+  // Runs it on this thread unless another thread owns the queue right now.
+  void Kick();
+
+ private:
+  struct Level {
+    std::deque<Envelope> messages;  // ascending position
+  };
+  using DeadLetters = std::vector<DeadLetter>;
+
+  // Everything below runs with mu_ held.
+  void DrainIntakeLocked(DeadLetters* dead);
+  void AcceptLocked(Envelope envelope, DeadLetters* dead);
+  void InsertLocked(Envelope envelope);
+  // RabbitMQ's will_overflow: would one more message of `body_size` bytes
+  // exceed a limit?
+  bool WouldOverflowLocked(size_t body_size) const;
+  bool OverLimitLocked() const;
+  Envelope PopHeadLocked();
+  Envelope* HeadLocked();
+  void ExpireHeadsLocked(DeadLetters* dead);
+  void DispatchLocked();
+  std::shared_ptr<Consumer> PickConsumerLocked();
+  void RotateLocked(const std::shared_ptr<Consumer>& served);
+  // After a locked section: timers and dead letters, with mu_ released.
+  void AfterUnlock(DeadLetters dead, std::optional<absl::Time> timer);
+  std::optional<absl::Time> TimerNeededLocked();
+  bool UnusedLocked() const;
+
+  const uint32_t id_;
+  const QueueConfig config_;
+  QueueHost* const host_;
+  moodycamel::ConcurrentQueue<Envelope> intake_;
+  std::atomic<uint64_t> signals_{0};
+  std::atomic<bool> deleted_{false};
+
+  std::mutex mu_;
+  std::vector<Level> levels_;  // by priority, lowest first
+  uint64_t ready_count_ = 0;
+  uint64_t ready_bytes_ = 0;
+  uint64_t next_position_ = 1;
+  std::vector<std::shared_ptr<Consumer>> consumers_;  // by priority, then turn
+  bool had_consumer_ = false;
+  absl::Time last_used_;
+  std::optional<absl::Time> timer_at_;  // earliest timer scheduled
+};
+
+}  // namespace warren::queue
+
+#endif  // WARREN_LIB_QUEUE_QUEUE_H_
