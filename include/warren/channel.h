@@ -260,8 +260,10 @@ class Channel {
   // Waits until every publish so far is confirmed. OK when all were acked;
   // kDataLoss naming the first nacked sequence number when any was nacked
   // since the last wait; kDeadlineExceeded after `timeout`;
-  // kFailedPrecondition when the channel is not in confirm mode. Under
-  // Dispatch::kManual it runs the broker's pending work while it waits.
+  // kFailedPrecondition when the channel is not in confirm mode; 504 when
+  // the channel closes while waiting. Confirms are decided as the queues
+  // take the messages, not by the dispatcher, so this works in every
+  // Dispatch mode.
   virtual absl::Status WaitForConfirms(absl::Duration timeout) = 0;
 
   // Called for every returned (mandatory, unroutable) message, on the
