@@ -240,13 +240,27 @@ absl::Status VirtualHost::ExchangeUnbind(std::string_view destination, std::stri
   return absl::OkStatus();
 }
 
-std::string VirtualHost::GenerateQueueNameLocked() {
+std::string VirtualHost::GenerateNameLocked(std::string_view prefix) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   absl::BitGen gen;
-  std::string name = "amq.gen-";
+  std::string name(prefix);
   for (int i = 0; i < 22; ++i) name.push_back(kAlphabet[absl::Uniform(gen, 0u, 64u)]);
   return name;
+}
+
+std::string VirtualHost::AddReplyConsumer(const std::shared_ptr<queue::Consumer>& consumer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::erase_if(reply_consumers_, [](const auto& entry) { return entry.second.expired(); });
+  std::string name = GenerateNameLocked("amq.rabbitmq.reply-to.");
+  reply_consumers_.emplace(name, consumer);
+  return name;
+}
+
+std::shared_ptr<queue::Consumer> VirtualHost::FindReplyConsumer(std::string_view name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = reply_consumers_.find(ToAbsl(name));
+  return it == reply_consumers_.end() ? nullptr : it->second.lock();
 }
 
 absl::StatusOr<std::shared_ptr<queue::Queue>> VirtualHost::AccessibleQueueLocked(
@@ -282,7 +296,7 @@ absl::StatusOr<QueueDeclareResult> VirtualHost::QueueDeclare(
       if (!found.ok()) return found.status();
       q = *std::move(found);
     } else {
-      std::string name = requested_name.empty() ? GenerateQueueNameLocked()
+      std::string name = requested_name.empty() ? GenerateNameLocked("amq.gen-")
                                                 : std::string(requested_name);
       auto it = queues_.find(ToAbsl(name));
       if (it == queues_.end()) {

@@ -65,6 +65,14 @@ class VirtualHost : public queue::QueueHost,
   absl::StatusOr<std::shared_ptr<queue::Queue>> FindQueue(std::string_view name,
                                                           uint64_t connection);
 
+  // Direct reply-to: a no-ack consumer of the pseudo-queue
+  // "amq.rabbitmq.reply-to" that replies reach without a queue. Returns the
+  // name publishers put in reply_to ("amq.rabbitmq.reply-to.<token>"); the
+  // entry lives as long as the consumer.
+  std::string AddReplyConsumer(const std::shared_ptr<queue::Consumer>& consumer);
+  // The consumer behind a reply name, or null once it is gone.
+  std::shared_ptr<queue::Consumer> FindReplyConsumer(std::string_view name);
+
   // Deletes the exclusive queues of a closing connection.
   void ConnectionClosed(uint64_t connection);
 
@@ -115,7 +123,7 @@ class VirtualHost : public queue::QueueHost,
   // Removes the queue from the topology; the caller deletes its contents.
   void ForgetQueueLocked(const std::shared_ptr<queue::Queue>& queue);
   void ChangedLocked() { version_.fetch_add(1, std::memory_order_acq_rel); }
-  std::string GenerateQueueNameLocked();
+  std::string GenerateNameLocked(std::string_view prefix);
 
   const std::string name_;
   Clock* const clock_;
@@ -128,7 +136,7 @@ class VirtualHost : public queue::QueueHost,
   absl::flat_hash_map<std::string, std::shared_ptr<queue::Queue>> queues_;
   std::shared_ptr<const RoutingSnapshot> snapshot_;
   uint64_t snapshot_version_ = 0;
-  uint64_t generated_names_ = 0;
+  absl::flat_hash_map<std::string, std::weak_ptr<queue::Consumer>> reply_consumers_;
 };
 
 }  // namespace warren::broker

@@ -12,8 +12,9 @@ namespace warren::channel {
 namespace {
 
 Delivery MakeDelivery(std::string consumer_tag, uint64_t tag, const queue::Envelope& e) {
-  return Delivery{std::move(consumer_tag), tag, e.redelivered, e.publication->exchange,
-                  e.publication->routing_key, e.publication->message};
+  const queue::Publication& p = e.shown ? *e.shown : *e.publication;
+  return Delivery{std::move(consumer_tag), tag, e.redelivered, p.exchange, p.routing_key,
+                  p.message};
 }
 
 }  // namespace
@@ -114,21 +115,24 @@ void ChannelCore::AddConsumer(std::shared_ptr<queue::Consumer> consumer,
   consumers_.emplace(std::move(tag), std::make_pair(std::move(consumer), std::move(queue)));
 }
 
-std::shared_ptr<queue::Queue> ChannelCore::RemoveConsumer(
-    const std::string& tag, std::shared_ptr<queue::Consumer>* consumer) {
+bool ChannelCore::RemoveConsumer(const std::string& tag,
+                                 std::shared_ptr<queue::Consumer>* consumer,
+                                 std::shared_ptr<queue::Queue>* queue) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = consumers_.find(tag);
-  if (it == consumers_.end()) return nullptr;
+  if (it == consumers_.end()) return false;
   *consumer = std::move(it->second.first);
-  std::shared_ptr<queue::Queue> queue = std::move(it->second.second);
+  *queue = std::move(it->second.second);
   consumers_.erase(it);
-  return queue;
+  return true;
 }
 
 std::vector<std::shared_ptr<queue::Queue>> ChannelCore::ConsumerQueues() {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::shared_ptr<queue::Queue>> queues;
-  for (const auto& [tag, entry] : consumers_) queues.push_back(entry.second);
+  for (const auto& [tag, entry] : consumers_) {
+    if (entry.second) queues.push_back(entry.second);
+  }
   return queues;
 }
 
@@ -228,7 +232,9 @@ void ChannelCore::Close(absl::Status reason) {
   mailbox_->Close();
   // Consumers go first, so that no delivery lands after the unacked ones
   // are taken back.
-  for (auto& [consumer, queue] : TakeAllConsumers()) queue->RemoveConsumer(consumer.get());
+  for (auto& [consumer, queue] : TakeAllConsumers()) {
+    if (queue) queue->RemoveConsumer(consumer.get());  // null: direct reply-to
+  }
   RequeueAll(TakeAllUnacked());
 }
 

@@ -61,12 +61,15 @@ class ChannelCore : public queue::DeliverySink,
 
   // Consumers of this channel by tag.
   bool HasConsumer(const std::string& tag);
+  // `queue` is null for the direct reply-to consumer.
   void AddConsumer(std::shared_ptr<queue::Consumer> consumer,
                    std::shared_ptr<queue::Queue> queue);
-  // The queue the consumer was on, or null for an unknown tag.
-  std::shared_ptr<queue::Queue> RemoveConsumer(const std::string& tag,
-                                               std::shared_ptr<queue::Consumer>* consumer);
-  // Every consumer's queue (to kick when channel credit frees up).
+  // The queue the consumer was on (null for a direct reply-to consumer);
+  // false for an unknown tag.
+  bool RemoveConsumer(const std::string& tag, std::shared_ptr<queue::Consumer>* consumer,
+                      std::shared_ptr<queue::Queue>* queue);
+  // Every consumer's queue (to kick when channel credit frees up); direct
+  // reply-to has none.
   std::vector<std::shared_ptr<queue::Queue>> ConsumerQueues();
   std::vector<std::pair<std::shared_ptr<queue::Consumer>, std::shared_ptr<queue::Queue>>>
   TakeAllConsumers();

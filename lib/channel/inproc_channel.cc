@@ -15,6 +15,10 @@ namespace {
 
 constexpr size_t kMaxShortString = 255;
 
+// RabbitMQ's direct reply-to pseudo-queue and the names replies go to.
+constexpr std::string_view kReplyTo = "amq.rabbitmq.reply-to";
+constexpr std::string_view kReplyToPrefix = "amq.rabbitmq.reply-to.";
+
 // AMQP short strings (names, keys, tags) cannot be longer; clients refuse
 // them before anything reaches the broker, so this closes nothing.
 absl::Status CheckShortStrings(std::initializer_list<std::string_view> strings) {
@@ -36,15 +40,21 @@ bool ValidExpiration(const std::string& expiration) {
          !expiration.empty() && expiration[0] != '-' && expiration[0] != '+';
 }
 
-// The strings of a CC or BCC header.
-void AppendRoutingHeader(const FieldTable& headers, std::string_view name,
-                         std::vector<std::string_view>* keys) {
+// Appends the strings of a CC or BCC header. Errors: 406 when the header is
+// not an array, as RabbitMQ's header_routes refuses it.
+absl::Status AppendRoutingHeader(const FieldTable& headers, std::string_view name,
+                                 std::vector<std::string_view>* keys) {
   const FieldValue* v = headers.Find(name);
-  const FieldArray* array = v ? v->Get<FieldArray>() : nullptr;
-  if (array == nullptr) return;
+  if (v == nullptr) return absl::OkStatus();
+  const FieldArray* array = v->Get<FieldArray>();
+  if (array == nullptr) {
+    return AmqpError(ReplyCode::kPreconditionFailed,
+                     StrCat("invalid message: the ", name, " header must be an array"));
+  }
   for (const FieldValue& key : *array) {
     if (std::optional<std::string_view> s = key.AsString()) keys->push_back(*s);
   }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -145,6 +155,9 @@ absl::StatusOr<QueueDeclareResult> InprocChannel::QueueDeclare(
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   if (absl::Status s = CheckShortStrings({queue}); !s.ok()) return s;
   std::string name(queue);
+  if (options.passive && (queue == kReplyTo || queue.starts_with(kReplyToPrefix))) {
+    return QueueDeclareResult{name, 0, 1};  // RabbitMQ counts one consumer
+  }
   if (options.passive) {
     absl::StatusOr<std::string> resolved = ResolveQueueName(queue);
     if (!resolved.ok()) return Fail(resolved.status());
@@ -243,6 +256,15 @@ absl::Status InprocChannel::BasicPublish(std::string_view exchange,
                                        "' but authenticated user was '", connection_->user(),
                                        "'")));
   }
+  Message delivered = message;
+  if (props.reply_to && *props.reply_to == kReplyTo) {
+    if (reply_to_name_.empty()) {
+      return Fail(AmqpError(ReplyCode::kPreconditionFailed, "fast reply consumer does not exist"));
+    }
+    BasicProperties with_name = props;
+    with_name.reply_to = reply_to_name_;
+    delivered = message.WithProperties(std::move(with_name));
+  }
   const broker::RoutingSnapshot& snapshot = CurrentSnapshot();
   const broker::ExchangeRoute* x = nullptr;
   if (!exchange.empty()) {
@@ -261,12 +283,14 @@ absl::Status InprocChannel::BasicPublish(std::string_view exchange,
 
   // CC and BCC add routing keys; BCC is removed from what is delivered.
   std::vector<std::string_view> keys{routing_key};
-  Message delivered = message;
   if (props.headers) {
-    AppendRoutingHeader(*props.headers, "CC", &keys);
-    AppendRoutingHeader(*props.headers, "BCC", &keys);
+    for (std::string_view header : {"CC", "BCC"}) {
+      if (absl::Status s = AppendRoutingHeader(*props.headers, header, &keys); !s.ok()) {
+        return Fail(s);
+      }
+    }
     if (props.headers->Find("BCC") != nullptr) {
-      BasicProperties without_bcc = props;
+      BasicProperties without_bcc = delivered.properties();
       without_bcc.headers->Erase("BCC");
       delivered = message.WithProperties(std::move(without_bcc));
     }
@@ -275,6 +299,15 @@ absl::Status InprocChannel::BasicPublish(std::string_view exchange,
   snapshot.Route(x, keys, props.headers ? &*props.headers : nullptr, &targets_);
 
   const uint64_t seq = core_->StartPublish();
+  if (exchange.empty() && routing_key.starts_with(kReplyToPrefix)) {
+    if (std::shared_ptr<queue::Consumer> replier = vhost_.FindReplyConsumer(routing_key)) {
+      auto reply = std::make_shared<const queue::Publication>(queue::Publication{
+          std::string(exchange), std::string(routing_key), std::move(delivered)});
+      replier->sink->Deliver(replier, nullptr, queue::Envelope{.publication = reply});
+      if (seq != 0) core_->Confirmed(seq, true);
+      return absl::OkStatus();
+    }
+  }
   if (targets_.empty()) {
     if (options.mandatory) {
       core_->Return(ReturnedMessage{static_cast<int>(ReplyCode::kNoRoute), "NO_ROUTE",
@@ -320,8 +353,20 @@ absl::StatusOr<std::string> InprocChannel::BasicConsume(std::string_view queue,
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   if (absl::Status s = CheckShortStrings({queue, options.consumer_tag}); !s.ok()) return s;
   if (!callback) return absl::InvalidArgumentError("BasicConsume needs a callback");
-  absl::StatusOr<std::shared_ptr<queue::Queue>> q = FindQueue(queue);
-  if (!q.ok()) return Fail(q.status());
+  const bool direct_reply = queue == kReplyTo;
+  std::shared_ptr<queue::Queue> q;
+  if (direct_reply) {
+    if (!options.no_ack) {
+      return Fail(AmqpError(ReplyCode::kPreconditionFailed, "reply consumer cannot acknowledge"));
+    }
+    if (!reply_to_name_.empty()) {
+      return Fail(AmqpError(ReplyCode::kPreconditionFailed, "reply consumer already set"));
+    }
+  } else {
+    absl::StatusOr<std::shared_ptr<queue::Queue>> found = FindQueue(queue);
+    if (!found.ok()) return Fail(found.status());
+    q = *std::move(found);
+  }
   std::string tag = options.consumer_tag;
   if (tag.empty()) {
     absl::BitGen gen;
@@ -351,10 +396,15 @@ absl::StatusOr<std::string> InprocChannel::BasicConsume(std::string_view queue,
   consumer->callback = std::move(callback);
   consumer->on_cancel = options.on_cancel;
   // Registered on the channel first: the queue may deliver at once.
-  core_->AddConsumer(consumer, *q);
-  if (absl::Status s = (*q)->AddConsumer(consumer); !s.ok()) {
+  core_->AddConsumer(consumer, q);
+  if (direct_reply) {
+    reply_to_name_ = vhost_.AddReplyConsumer(consumer);
+    return tag;
+  }
+  if (absl::Status s = q->AddConsumer(consumer); !s.ok()) {
     std::shared_ptr<queue::Consumer> removed;
-    core_->RemoveConsumer(tag, &removed);
+    std::shared_ptr<queue::Queue> removed_from;
+    core_->RemoveConsumer(tag, &removed, &removed_from);
     return Fail(s);
   }
   return tag;
@@ -364,8 +414,13 @@ absl::Status InprocChannel::BasicCancel(std::string_view consumer_tag) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   std::shared_ptr<queue::Consumer> consumer;
-  std::shared_ptr<queue::Queue> q = core_->RemoveConsumer(std::string(consumer_tag), &consumer);
-  if (q) q->RemoveConsumer(consumer.get());
+  std::shared_ptr<queue::Queue> q;
+  if (!core_->RemoveConsumer(std::string(consumer_tag), &consumer, &q)) return absl::OkStatus();
+  if (q) {
+    q->RemoveConsumer(consumer.get());
+  } else {  // the direct reply-to consumer; its vhost entry dies with it
+    reply_to_name_.clear();
+  }
   return absl::OkStatus();
 }
 

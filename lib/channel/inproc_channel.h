@@ -99,6 +99,9 @@ class InprocChannel final : public Channel {
   absl::flat_hash_map<uint32_t, Publisher> publishers_;
   std::vector<std::shared_ptr<queue::Queue>> targets_;  // reused by each publish
   uint64_t generated_tags_ = 0;
+  // Direct reply-to: the name replies reach this channel by; empty while
+  // the channel has no reply consumer.
+  std::string reply_to_name_;
 };
 
 }  // namespace warren::channel

@@ -48,6 +48,9 @@ class PendingConfirm {
 
 struct Envelope {
   std::shared_ptr<const Publication> publication;
+  // What a consumer is shown, when it differs from what the queue keeps
+  // (quorum queues add x-delivery-count); null otherwise.
+  std::shared_ptr<const Publication> shown;
   // Set while the message waits in a queue's intake; settled when the queue
   // takes or refuses it.
   std::shared_ptr<PendingConfirm> confirm;
@@ -55,6 +58,8 @@ struct Envelope {
   uint64_t position = 0;
   bool redelivered = false;
   absl::Time expires_at = absl::InfiniteFuture();
+  // Times it came back from a consumer (quorum queues count them).
+  uint32_t returns = 0;
 };
 
 }  // namespace warren::queue

@@ -148,11 +148,16 @@ void Queue::InsertLocked(Envelope envelope) {
   q.insert(at, std::move(envelope));
 }
 
-Envelope* Queue::HeadLocked() {
-  for (auto level = levels_.rbegin(); level != levels_.rend(); ++level) {
-    if (!level->messages.empty()) return &level->messages.front();
-  }
-  return nullptr;
+Envelope Queue::Outgoing(Envelope envelope) const {
+  if (!config_.policy.quorum) return envelope;
+  // Quorum queues tell consumers how often a message came back.
+  const queue::Publication& p = *envelope.publication;
+  BasicProperties props = p.message.properties();
+  if (!props.headers) props.headers.emplace();
+  props.headers->Set("x-delivery-count", static_cast<int64_t>(envelope.returns));
+  envelope.shown = std::make_shared<const Publication>(
+      Publication{p.exchange, p.routing_key, p.message.WithProperties(std::move(props))});
+  return envelope;
 }
 
 Envelope Queue::PopHeadLocked() {
@@ -206,7 +211,7 @@ void Queue::DispatchLocked() {
     std::shared_ptr<Consumer> consumer = PickConsumerLocked();
     if (!consumer) return;
     if (!consumer->no_ack) ++consumer->unacked;
-    consumer->sink->Deliver(consumer, shared_from_this(), PopHeadLocked());
+    consumer->sink->Deliver(consumer, shared_from_this(), Outgoing(PopHeadLocked()));
     RotateLocked(consumer);
   }
 }
@@ -256,7 +261,7 @@ std::optional<Queue::Got> Queue::Get() {
     DrainIntakeLocked(&dead);
     ExpireHeadsLocked(&dead);
     if (ready_count_ > 0) {
-      Envelope head = PopHeadLocked();
+      Envelope head = Outgoing(PopHeadLocked());
       got = Got{std::move(head), static_cast<uint32_t>(ready_count_)};
     }
     timer = TimerNeededLocked();
@@ -333,6 +338,7 @@ void Queue::Settle(std::vector<Unsettled> deliveries, Settlement how) {
       if (u.consumer && !u.consumer->no_ack && u.consumer->unacked > 0) {
         --u.consumer->unacked;
       }
+      u.envelope.shown.reset();
       switch (how) {
         case Settlement::kAck:
         case Settlement::kDrop:
@@ -343,6 +349,12 @@ void Queue::Settle(std::vector<Unsettled> deliveries, Settlement how) {
         case Settlement::kRequeue:
           if (deleted()) break;
           u.envelope.redelivered = true;
+          ++u.envelope.returns;
+          if (config_.policy.quorum && config_.policy.delivery_limit &&
+              u.envelope.returns > *config_.policy.delivery_limit) {
+            dead.push_back({std::move(u.envelope), DeadLetterReason::kDeliveryLimit});
+            break;
+          }
           InsertLocked(std::move(u.envelope));
           break;
       }

@@ -150,7 +150,8 @@ class Queue : public std::enable_shared_from_this<Queue> {
   bool WouldOverflowLocked(size_t body_size) const;
   bool OverLimitLocked() const;
   Envelope PopHeadLocked();
-  Envelope* HeadLocked();
+  // The envelope as a consumer gets it (quorum: with x-delivery-count).
+  Envelope Outgoing(Envelope envelope) const;
   void ExpireHeadsLocked(DeadLetters* dead);
   void DispatchLocked();
   std::shared_ptr<Consumer> PickConsumerLocked();
