@@ -16,7 +16,8 @@
 //   - kThreadPool: on the broker's own threads (the default);
 //   - kExecutor: on an Executor the application passes in;
 //   - kManual: on the thread that calls ProcessEvents(), as in pika's
-//     process_data_events; nothing runs until it is called.
+//     process_data_events; nothing runs until it is called. With a
+//     dispatch_seed, the order among channels is shuffled reproducibly.
 // Publishing, acking and topology changes take effect in the calling thread,
 // before the call returns, in every mode.
 //
@@ -28,7 +29,9 @@
 #define WARREN_BROKER_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -48,6 +51,12 @@ struct BrokerOptions {
   int dispatch_threads = 2;       // kThreadPool only
   Executor* executor = nullptr;   // kExecutor only; must outlive the broker
   Clock* clock = nullptr;         // nullptr: Clock::System(); must outlive it
+  // kManual only (Create refuses it otherwise): ProcessEvents() runs ready
+  // callbacks in an order drawn from a PRNG seeded with this, one callback
+  // per turn, so tests can explore interleavings of channels and replay one
+  // from its seed. One channel's callbacks keep their order. Unset: in the
+  // order they became ready.
+  std::optional<uint64_t> dispatch_seed;
 };
 
 struct ConnectOptions {
@@ -58,7 +67,8 @@ struct ConnectOptions {
 class Broker {
  public:
   // Creates a broker with the virtual host "/". Errors: kInvalidArgument for
-  // kExecutor without an executor, or fewer than one dispatch thread.
+  // kExecutor without an executor, fewer than one dispatch thread, or a
+  // dispatch_seed without kManual.
   static absl::StatusOr<std::unique_ptr<Broker>> Create(BrokerOptions options = {});
 
   ~Broker();

@@ -103,6 +103,9 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Create(BrokerOptions options) {
   if (options.dispatch == Dispatch::kThreadPool && options.dispatch_threads < 1) {
     return absl::InvalidArgumentError("Dispatch::kThreadPool needs at least one thread");
   }
+  if (options.dispatch_seed && options.dispatch != Dispatch::kManual) {
+    return absl::InvalidArgumentError("dispatch_seed needs Dispatch::kManual");
+  }
   auto impl = std::make_shared<Impl>(options);
   if (absl::Status s = impl->AddVirtualHost("/"); !s.ok()) return s;
   return std::unique_ptr<Broker>(new Broker(std::move(impl)));

@@ -7,6 +7,11 @@ namespace warren::dispatch {
 
 Dispatcher::Dispatcher(const BrokerOptions& options)
     : mode_(options.dispatch), executor_(options.executor) {
+  // mt19937_64 and a plain modulo, not a distribution: the standard fixes
+  // both, so a seed replays the same order with any standard library.
+  if (mode_ == Dispatch::kManual && options.dispatch_seed) {
+    shuffle_.emplace(*options.dispatch_seed);
+  }
   if (mode_ == Dispatch::kThreadPool) {
     for (int i = 0; i < options.dispatch_threads; ++i) {
       threads_.emplace_back([this] { PoolThread(); });
@@ -46,8 +51,9 @@ size_t Dispatcher::ProcessEvents(absl::Duration timeout) {
       ready_.wait_for(lock, absl::ToChronoNanoseconds(deadline - now));
       continue;
     }
-    Task task = std::move(tasks_.front());
-    tasks_.pop_front();
+    const size_t next = shuffle_ ? (*shuffle_)() % tasks_.size() : 0;
+    Task task = std::move(tasks_[next]);
+    tasks_.erase(tasks_.begin() + next);
     lock.unlock();
     std::move(task)();
     ++ran;
@@ -65,6 +71,7 @@ void Dispatcher::Shutdown() {
     dropped.swap(tasks_);
   }
   ready_.notify_all();
+  idle_.notify_all();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
 }
@@ -76,10 +83,21 @@ void Dispatcher::PoolThread() {
     if (shut_down_) return;
     Task task = std::move(tasks_.front());
     tasks_.pop_front();
+    ++running_;
     lock.unlock();
     std::move(task)();
     lock.lock();
+    // A task's follow-up work is queued before it returns, so this moment
+    // is idle only if nothing was queued meanwhile.
+    if (--running_ == 0 && tasks_.empty()) idle_.notify_all();
   }
+}
+
+bool Dispatcher::WaitUntilIdle(absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (mode_ != Dispatch::kThreadPool) return tasks_.empty();
+  return idle_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
+                        [this] { return shut_down_ || (tasks_.empty() && running_ == 0); });
 }
 
 }  // namespace warren::dispatch

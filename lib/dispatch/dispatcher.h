@@ -5,6 +5,9 @@
 // Owns the pool threads and, in manual mode, the queue of ready tasks. It
 // knows nothing of channels or queues: ordering per consumer comes from
 // SerialQueue, built on top of it.
+//
+// For the test kit (lib/testing/) it also offers a seeded order of manual
+// tasks (BrokerOptions::dispatch_seed) and a wait for an idle thread pool.
 #ifndef WARREN_LIB_DISPATCH_DISPATCHER_H_
 #define WARREN_LIB_DISPATCH_DISPATCHER_H_
 
@@ -12,6 +15,8 @@
 #include <cstddef>
 #include <deque>
 #include <mutex>
+#include <optional>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -34,8 +39,19 @@ class Dispatcher {
   // Runs `task` later, never inline. After Shutdown() tasks are dropped.
   void Schedule(Task task);
 
-  // Dispatch::kManual: see Broker::ProcessEvents. Returns tasks run.
+  // Dispatch::kManual: see Broker::ProcessEvents. Returns tasks run. With a
+  // seed, each next task is drawn from the ready ones by the PRNG.
   size_t ProcessEvents(absl::Duration timeout);
+
+  // True when ProcessEvents draws tasks by a seed; SerialQueue then runs one
+  // task per turn, so that channels can interleave at every callback.
+  bool shuffled() const { return shuffle_.has_value(); }
+
+  // Dispatch::kThreadPool: waits until no task is queued or running, for at
+  // most `timeout`, and returns whether that happened. It proves quiescence
+  // only while no thread outside the pool schedules work. In the other modes
+  // nothing runs by itself: it returns at once whether no task is queued.
+  bool WaitUntilIdle(absl::Duration timeout);
 
   // Runs or drops nothing more: joins the pool threads after the tasks they
   // are running return; pending tasks are destroyed unrun.
@@ -50,6 +66,9 @@ class Dispatcher {
   std::mutex mu_;
   std::condition_variable ready_;
   std::deque<Task> tasks_;  // kThreadPool and kManual
+  std::optional<std::mt19937_64> shuffle_;  // kManual with a dispatch_seed
+  int running_ = 0;                         // kThreadPool tasks running now
+  std::condition_variable idle_;
   bool shut_down_ = false;
   std::vector<std::thread> threads_;
 };

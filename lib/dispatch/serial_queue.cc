@@ -29,7 +29,8 @@ void SerialQueue::Close() {
 }
 
 void SerialQueue::RunBatch() {
-  for (int i = 0; i < kMaxTasksPerBatch; ++i) {
+  const int limit = dispatcher_->shuffled() ? 1 : kMaxTasksPerBatch;
+  for (int i = 0; i < limit; ++i) {
     Task task;
     {
       std::lock_guard<std::mutex> lock(mu_);

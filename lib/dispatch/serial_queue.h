@@ -3,6 +3,9 @@
 // channel ordered, non-overlapping callbacks (as AMQP clients dispatch per
 // channel).
 //
+// Under a seeded dispatcher it runs one task per turn instead of a batch,
+// so the seed decides how channels interleave.
+//
 // Owns only its pending tasks; it must not call into queues or channels
 // itself: the tasks do that, with no lock of this class held.
 #ifndef WARREN_LIB_DISPATCH_SERIAL_QUEUE_H_
