@@ -66,6 +66,18 @@ absl::StatusOr<std::unique_ptr<Connection>> Broker::Impl::Connect(
   return std::unique_ptr<Connection>(new channel::InprocConnection(std::move(core)));
 }
 
+std::shared_ptr<broker::VirtualHost> Broker::Impl::FindVirtualHost(std::string_view name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = vhosts_.find(ToAbsl(name));
+  return it == vhosts_.end() ? nullptr : it->second;
+}
+
+void Broker::Impl::SetPublishObserver(std::shared_ptr<broker::PublishObserver> observer) {
+  std::lock_guard<std::mutex> lock(observer_mu_);
+  has_publish_observer_.store(observer != nullptr, std::memory_order_relaxed);
+  publish_observer_ = std::move(observer);
+}
+
 void Broker::Impl::Forget(const channel::ConnectionCore* connection) {
   std::lock_guard<std::mutex> lock(mu_);
   std::erase_if(connections_, [&](const auto& weak) {

@@ -4,6 +4,9 @@
 // Owns the lifetime of those parts (the dispatcher and timers are stopped
 // last, after every connection is closed); it must not reach into queues or
 // channels beyond closing them.
+//
+// It also holds the publish observer the test kit sets (publish_observer.h)
+// and finds virtual hosts by name for the kit's inspection.
 #ifndef WARREN_LIB_BROKER_BROKER_IMPL_H_
 #define WARREN_LIB_BROKER_BROKER_IMPL_H_
 
@@ -14,6 +17,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "broker/publish_observer.h"
 #include "broker/vhost.h"
 #include "dispatch/dispatcher.h"
 #include "dispatch/timer_service.h"
@@ -36,6 +40,19 @@ class Broker::Impl : public std::enable_shared_from_this<Broker::Impl> {
   absl::StatusOr<std::unique_ptr<Connection>> Connect(const ConnectOptions& options);
   void Forget(const channel::ConnectionCore* connection);
 
+  // The virtual host called `name`, or null.
+  std::shared_ptr<broker::VirtualHost> FindVirtualHost(std::string_view name);
+
+  // Sets the observer every basic.publish consults; null removes it.
+  void SetPublishObserver(std::shared_ptr<broker::PublishObserver> observer);
+  // The observer, or null: one relaxed load while none is set. A publish
+  // racing SetPublishObserver may miss the change.
+  std::shared_ptr<broker::PublishObserver> publish_observer() {
+    if (!has_publish_observer_.load(std::memory_order_relaxed)) return nullptr;
+    std::lock_guard<std::mutex> lock(observer_mu_);
+    return publish_observer_;
+  }
+
   // Closes every connection, empties every virtual host, stops dispatch.
   void Shutdown();
 
@@ -49,6 +66,10 @@ class Broker::Impl : public std::enable_shared_from_this<Broker::Impl> {
   uint64_t next_connection_id_ = 1;
   absl::flat_hash_map<std::string, std::shared_ptr<broker::VirtualHost>> vhosts_;
   std::vector<std::weak_ptr<channel::ConnectionCore>> connections_;
+
+  std::atomic<bool> has_publish_observer_{false};
+  std::mutex observer_mu_;  // a leaf lock
+  std::shared_ptr<broker::PublishObserver> publish_observer_;
 };
 
 }  // namespace warren

@@ -408,6 +408,31 @@ void VirtualHost::DeleteUnused(const std::shared_ptr<queue::Queue>& queue) {
   ForgetQueueLocked(queue);
 }
 
+std::vector<std::shared_ptr<queue::Queue>> VirtualHost::Queues() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::shared_ptr<queue::Queue>> all;
+  all.reserve(queues_.size());
+  for (const auto& [name, q] : queues_) all.push_back(q);
+  return all;
+}
+
+absl::StatusOr<std::vector<VirtualHost::BindingView>> VirtualHost::BindingsOf(
+    std::string_view exchange) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<ExchangeState*> source = ExistingExchangeLocked(exchange);
+  if (!source.ok()) return source.status();
+  absl::flat_hash_map<routing::DestinationId, const std::string*> names;
+  for (const auto& [name, x] : exchanges_) names.emplace(x.id, &x.name);
+  for (const auto& [name, q] : queues_) names.emplace(q->id(), &q->config().name);
+  std::vector<BindingView> views;
+  for (const routing::Binding& b : (*source)->bindings) {
+    auto it = names.find(b.destination);
+    if (it == names.end()) continue;
+    views.push_back({*it->second, (b.destination & kExchangeBit) != 0, b.key, b.arguments});
+  }
+  return views;
+}
+
 void VirtualHost::ConnectionClosed(uint64_t connection) {
   std::vector<std::shared_ptr<queue::Queue>> owned;
   {

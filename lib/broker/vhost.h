@@ -7,6 +7,9 @@
 // RoutingSnapshot, rebuilt (once per version) when they notice the version
 // moved. The host owns the topology and the snapshot; it must not touch a
 // queue's messages (the Queue does) or channel state (the channel does).
+//
+// For the test kit (lib/testing/) it also lists its queues and the bindings
+// of an exchange, as copies taken under its lock.
 #ifndef WARREN_LIB_BROKER_VHOST_H_
 #define WARREN_LIB_BROKER_VHOST_H_
 
@@ -72,6 +75,21 @@ class VirtualHost : public queue::QueueHost,
   std::string AddReplyConsumer(const std::shared_ptr<queue::Consumer>& consumer);
   // The consumer behind a reply name, or null once it is gone.
   std::shared_ptr<queue::Consumer> FindReplyConsumer(std::string_view name);
+
+  // Every queue, exclusive ones included, for inspection.
+  std::vector<std::shared_ptr<queue::Queue>> Queues();
+
+  // A binding with its destination named, for inspection.
+  struct BindingView {
+    std::string destination;
+    bool to_exchange = false;
+    std::string routing_key;
+    FieldTable arguments;
+  };
+  // The bindings whose source is `exchange`, in the order they were made.
+  // Errors: 404 for a missing exchange; 403 for "" (the default exchange's
+  // bindings are implicit).
+  absl::StatusOr<std::vector<BindingView>> BindingsOf(std::string_view exchange);
 
   // Deletes the exclusive queues of a closing connection.
   void ConnectionClosed(uint64_t connection);

@@ -145,6 +145,29 @@ ChannelCore::TakeAllConsumers() {
   return all;
 }
 
+bool ChannelCore::FindConsumer(const std::string& tag,
+                               std::shared_ptr<queue::Consumer>* consumer,
+                               std::shared_ptr<queue::Queue>* queue) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = consumers_.find(tag);
+  if (it == consumers_.end()) return false;
+  *consumer = it->second.first;
+  *queue = it->second.second;
+  return true;
+}
+
+std::vector<Delivery> ChannelCore::UnackedDeliveries() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Delivery> deliveries;
+  deliveries.reserve(unacked_.size());
+  for (const auto& [tag, unacked] : unacked_) {
+    const std::shared_ptr<queue::Consumer>& consumer = unacked.delivery.consumer;
+    deliveries.push_back(
+        MakeDelivery(consumer ? consumer->tag : std::string(), tag, unacked.delivery.envelope));
+  }
+  return deliveries;
+}
+
 void ChannelCore::EnableConfirms() { confirming_.store(true, std::memory_order_release); }
 
 uint64_t ChannelCore::StartPublish() {

@@ -6,6 +6,9 @@
 // so its lock is a leaf: nothing here calls into a queue while holding it.
 // It must not decide routing or dispatch; InprocChannel, the API object,
 // drives it.
+//
+// For the test kit (lib/testing/) it also shows copies of its unacked
+// deliveries and finds a consumer by tag (for a broker-initiated cancel).
 #ifndef WARREN_LIB_CHANNEL_CHANNEL_CORE_H_
 #define WARREN_LIB_CHANNEL_CHANNEL_CORE_H_
 
@@ -73,6 +76,13 @@ class ChannelCore : public queue::DeliverySink,
   std::vector<std::shared_ptr<queue::Queue>> ConsumerQueues();
   std::vector<std::pair<std::shared_ptr<queue::Consumer>, std::shared_ptr<queue::Queue>>>
   TakeAllConsumers();
+  // Like RemoveConsumer, but leaves the consumer in place.
+  bool FindConsumer(const std::string& tag, std::shared_ptr<queue::Consumer>* consumer,
+                    std::shared_ptr<queue::Queue>* queue) const;
+
+  // The unacked deliveries in tag order, as their consumers were shown them
+  // (consumer tag "" for basic.get): a copy, for inspection.
+  std::vector<Delivery> UnackedDeliveries() const;
 
   // Publisher confirms.
   void EnableConfirms();

@@ -5,6 +5,9 @@
 // Owns the list of its channels and its open/closed state; it must not touch
 // queues itself: closing asks each channel to close and the virtual host to
 // drop the connection's exclusive queues.
+//
+// InprocConnection exposes its core (core()) so that the test kit
+// (lib/testing/) can close it as the broker would and reach the broker.
 #ifndef WARREN_LIB_CHANNEL_CONNECTION_IMPL_H_
 #define WARREN_LIB_CHANNEL_CONNECTION_IMPL_H_
 
@@ -62,6 +65,8 @@ class InprocConnection final : public Connection {
   absl::Status Close() override;
   bool is_open() const override;
   absl::Status close_reason() const override;
+
+  const std::shared_ptr<ConnectionCore>& core() const { return core_; }
 
  private:
   const std::shared_ptr<ConnectionCore> core_;

@@ -295,6 +295,16 @@ absl::Status InprocChannel::BasicPublish(std::string_view exchange,
       delivered = message.WithProperties(std::move(without_bcc));
     }
   }
+  if (std::shared_ptr<broker::PublishObserver> observer =
+          connection_->broker().publish_observer()) {
+    broker::PublishVerdict verdict = observer->OnPublish(
+        {vhost_.name(), exchange, routing_key, message, options, core_->confirming()});
+    if (!verdict.refuse.ok()) return Fail(std::move(verdict.refuse));
+    if (verdict.nack) {
+      if (const uint64_t seq = core_->StartPublish(); seq != 0) core_->Confirmed(seq, false);
+      return absl::OkStatus();
+    }
+  }
   targets_.clear();
   snapshot.Route(x, keys, props.headers ? &*props.headers : nullptr, &targets_);
 

@@ -7,6 +7,10 @@
 // with, producer tokens per queue, the most recently declared queue, and the
 // prefetch for new consumers. Calls are serialized by its own lock, which is
 // never taken by queues or the dispatcher.
+//
+// It also exposes its core and connection (core(), connection()) so that the
+// test kit (lib/testing/) can inspect and close a channel as the broker
+// would, and hands every publish to the broker's publish observer if set.
 #ifndef WARREN_LIB_CHANNEL_INPROC_CHANNEL_H_
 #define WARREN_LIB_CHANNEL_INPROC_CHANNEL_H_
 
@@ -67,6 +71,9 @@ class InprocChannel final : public Channel {
   absl::Status Close() override;
   bool is_open() const override;
   absl::Status close_reason() const override;
+
+  const std::shared_ptr<ChannelCore>& core() const { return core_; }
+  const std::shared_ptr<ConnectionCore>& connection() const { return connection_; }
 
  private:
   struct Publisher {  // a producer token and the queue that must outlive it

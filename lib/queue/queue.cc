@@ -285,6 +285,26 @@ uint32_t Queue::Purge() {
   return purged;
 }
 
+std::vector<Envelope> Queue::ReadyMessages() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Envelope> ready;
+  ready.reserve(ready_count_);
+  for (auto level = levels_.rbegin(); level != levels_.rend(); ++level) {
+    ready.insert(ready.end(), level->messages.begin(), level->messages.end());
+  }
+  return ready;
+}
+
+std::vector<Queue::ConsumerState> Queue::Consumers() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<ConsumerState> states;
+  states.reserve(consumers_.size());
+  for (const std::shared_ptr<Consumer>& c : consumers_) {
+    states.push_back({c->tag, c->priority, c->prefetch, c->unacked, c->no_ack, c->exclusive});
+  }
+  return states;
+}
+
 absl::Status Queue::AddConsumer(std::shared_ptr<Consumer> consumer) {
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -14,6 +14,9 @@
 // channel state (tags, unacked records): it hands deliveries to each
 // consumer's DeliverySink, and it must not route: dead letters and expiry
 // timers go to its QueueHost.
+//
+// For the test kit (lib/testing/) it also shows copies of its ready messages
+// and of its consumers' state, taken under its lock without changing either.
 #ifndef WARREN_LIB_QUEUE_QUEUE_H_
 #define WARREN_LIB_QUEUE_QUEUE_H_
 
@@ -130,6 +133,24 @@ class Queue : public std::enable_shared_from_this<Queue> {
 
   // Expiry timers land here.
   void OnTimer();
+
+  // The ready messages in the order consumers would get them (highest
+  // priority first, then by position): a copy, for inspection. Messages a
+  // racing publisher has put in the intake but no owner has drained yet are
+  // not shown, and nothing expires or moves.
+  std::vector<Envelope> ReadyMessages();
+
+  // A consumer's state as the queue sees it, for inspection.
+  struct ConsumerState {
+    std::string tag;
+    int64_t priority = 0;
+    uint32_t prefetch = 0;
+    uint32_t unacked = 0;
+    bool no_ack = false;
+    bool exclusive = false;
+  };
+  // In the order the queue tries them.
+  std::vector<ConsumerState> Consumers();
 
   // Asks for a dispatch pass (a consumer's credit was freed elsewhere).
   // Runs it on this thread unless another thread owns the queue right now.
