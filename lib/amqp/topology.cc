@@ -1,0 +1,96 @@
+// amqp/topology: the declared topology, replayed after a reconnect.
+#include "amqp/topology.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "string_view.h"
+
+namespace warren::amqp {
+
+void Topology::DeclareExchange(ExchangeRecord record) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = std::find_if(exchanges_.begin(), exchanges_.end(),
+                         [&](const ExchangeRecord& e) { return e.name == record.name; });
+  if (it != exchanges_.end()) {
+    *it = std::move(record);
+  } else {
+    exchanges_.push_back(std::move(record));
+  }
+}
+
+void Topology::DeleteExchange(std::string_view name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::erase_if(exchanges_, [&](const ExchangeRecord& e) { return e.name == name; });
+  std::erase_if(bindings_, [&](const BindingRecord& b) {
+    return b.source == name || (b.to_exchange && b.destination == name);
+  });
+}
+
+void Topology::DeclareQueue(QueueRecord record) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = std::find_if(queues_.begin(), queues_.end(),
+                         [&](const QueueRecord& q) { return q.name == record.name; });
+  if (it != queues_.end()) {
+    *it = std::move(record);
+  } else {
+    queues_.push_back(std::move(record));
+  }
+}
+
+void Topology::DeleteQueue(std::string_view name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::erase_if(queues_, [&](const QueueRecord& q) { return q.name == name; });
+  std::erase_if(bindings_, [&](const BindingRecord& b) {
+    return !b.to_exchange && b.destination == name;
+  });
+}
+
+void Topology::Bind(BindingRecord record) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (std::find(bindings_.begin(), bindings_.end(), record) == bindings_.end()) {
+    bindings_.push_back(std::move(record));
+  }
+}
+
+void Topology::Unbind(const BindingRecord& record) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::erase(bindings_, record);
+}
+
+std::vector<ExchangeRecord> Topology::exchanges() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return exchanges_;
+}
+
+std::vector<QueueRecord> Topology::queues() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queues_;
+}
+
+std::vector<BindingRecord> Topology::bindings() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return bindings_;
+}
+
+void Topology::Rename(const std::string& old_name, const std::string& new_name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (QueueRecord& q : queues_) {
+    if (q.name == old_name) q.name = new_name;
+  }
+  for (BindingRecord& b : bindings_) {
+    if (!b.to_exchange && b.destination == old_name) b.destination = new_name;
+  }
+  for (auto& [from, to] : renamed_) {
+    if (to == old_name) to = new_name;
+  }
+  renamed_[old_name] = new_name;
+}
+
+std::string Topology::Resolve(std::string_view name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = renamed_.find(ToAbsl(name));
+  return it == renamed_.end() ? std::string(name) : it->second;
+}
+
+}  // namespace warren::amqp
