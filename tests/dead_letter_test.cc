@@ -91,7 +91,7 @@ TEST(DeadLetter, ReasonNamesAreRabbitMqs) {
 
 TEST(DeadLetter, FirstDeathWritesOneFullXDeathEntry) {
   Message m = MakeDeadLetter(Published("orders", "order.created"), DeadLetterReason::kRejected,
-                             "work", kFirstDeath);
+                             "work", /*routing_key_overridden=*/false, kFirstDeath);
   ASSERT_EQ(XDeath(m).size(), 1u);
   const FieldTable& e = Entry(m, 0);
   EXPECT_EQ(e.Find("count") ? *e.Find("count") : FieldValue(), FieldValue(int64_t{1}));
@@ -107,7 +107,7 @@ TEST(DeadLetter, FirstDeathWritesOneFullXDeathEntry) {
 
 TEST(DeadLetter, FirstDeathSetsFirstDeathHeaders) {
   Message m = MakeDeadLetter(Published("orders", "k"), DeadLetterReason::kExpired, "work",
-                             kFirstDeath);
+                             /*routing_key_overridden=*/false, kFirstDeath);
   EXPECT_EQ(Header(m, "x-first-death-reason"), "expired");
   EXPECT_EQ(Header(m, "x-first-death-queue"), "work");
   EXPECT_EQ(Header(m, "x-first-death-exchange"), "orders");
@@ -115,9 +115,9 @@ TEST(DeadLetter, FirstDeathSetsFirstDeathHeaders) {
 
 TEST(DeadLetter, FirstDeathHeadersAreSetOnlyOnce) {
   Message first = MakeDeadLetter(Published("orders", "k"), DeadLetterReason::kExpired, "work",
-                                 kFirstDeath);
+                                 /*routing_key_overridden=*/false, kFirstDeath);
   Message second = MakeDeadLetter(Republished(first, "dlx", "k"), DeadLetterReason::kMaxLen,
-                                  "parking", kLaterDeath);
+                                  "parking", /*routing_key_overridden=*/false, kLaterDeath);
   EXPECT_EQ(Header(second, "x-first-death-reason"), "expired");
   EXPECT_EQ(Header(second, "x-first-death-queue"), "work");
   EXPECT_EQ(Header(second, "x-first-death-exchange"), "orders");
@@ -125,9 +125,9 @@ TEST(DeadLetter, FirstDeathHeadersAreSetOnlyOnce) {
 
 TEST(DeadLetter, DeathInAnotherQueueAddsANewEntryFirst) {
   Message first = MakeDeadLetter(Published("orders", "k"), DeadLetterReason::kExpired, "work",
-                                 kFirstDeath);
+                                 /*routing_key_overridden=*/false, kFirstDeath);
   Message second = MakeDeadLetter(Republished(first, "dlx", "k"), DeadLetterReason::kExpired,
-                                  "parking", kLaterDeath);
+                                  "parking", /*routing_key_overridden=*/false, kLaterDeath);
   ASSERT_EQ(XDeath(second).size(), 2u);
   EXPECT_EQ(StringAt(Entry(second, 0), "queue"), "parking");
   EXPECT_EQ(StringAt(Entry(second, 0), "exchange"), "dlx");
@@ -136,18 +136,18 @@ TEST(DeadLetter, DeathInAnotherQueueAddsANewEntryFirst) {
 
 TEST(DeadLetter, SameReasonInAnotherQueueIsASeparateEntry) {
   Message first = MakeDeadLetter(Published("", "work"), DeadLetterReason::kRejected, "work",
-                                 kFirstDeath);
+                                 /*routing_key_overridden=*/false, kFirstDeath);
   Message second = MakeDeadLetter(Republished(first, "", "work"), DeadLetterReason::kExpired,
-                                  "work", kLaterDeath);
+                                  "work", /*routing_key_overridden=*/false, kLaterDeath);
   ASSERT_EQ(XDeath(second).size(), 2u);
   EXPECT_EQ(StringAt(Entry(second, 0), "reason"), "expired");
   EXPECT_EQ(StringAt(Entry(second, 1), "reason"), "rejected");
 }
 
 TEST(DeadLetter, RepeatedDeathCountsUpAndMovesTheEntryFirst) {
-  Message m = MakeDeadLetter(Published("", "a"), DeadLetterReason::kRejected, "a", kFirstDeath);
-  m = MakeDeadLetter(Republished(m, "", "b"), DeadLetterReason::kRejected, "b", kFirstDeath);
-  m = MakeDeadLetter(Republished(m, "", "a"), DeadLetterReason::kRejected, "a", kLaterDeath);
+  Message m = MakeDeadLetter(Published("", "a"), DeadLetterReason::kRejected, "a", /*routing_key_overridden=*/false, kFirstDeath);
+  m = MakeDeadLetter(Republished(m, "", "b"), DeadLetterReason::kRejected, "b", /*routing_key_overridden=*/false, kFirstDeath);
+  m = MakeDeadLetter(Republished(m, "", "a"), DeadLetterReason::kRejected, "a", /*routing_key_overridden=*/false, kLaterDeath);
   ASSERT_EQ(XDeath(m).size(), 2u);
   EXPECT_EQ(StringAt(Entry(m, 0), "queue"), "a");
   ASSERT_NE(Entry(m, 0).Find("count"), nullptr);
@@ -157,18 +157,12 @@ TEST(DeadLetter, RepeatedDeathCountsUpAndMovesTheEntryFirst) {
 }
 
 TEST(DeadLetter, RepeatedDeathKeepsTheFirstEntrysDetails) {
-  GTEST_SKIP() << "bug: lib/broker/dead_letter.cc MakeDeadLetter rebuilds the matched "
-                  "x-death entry from the current death (new time, exchange, "
-                  "routing-keys, original-expiration dropped); RabbitMQ 3.10 "
-                  "rabbit_dead_letter:update_x_death_header uses "
-                  "increment_xdeath_event_count(M) on the existing entry, so only "
-                  "'count' changes";
   BasicProperties p;
   p.expiration = "60000";
   Message m = MakeDeadLetter(Published("orders", "order.created", p), DeadLetterReason::kExpired,
-                             "work", kFirstDeath);
+                             "work", /*routing_key_overridden=*/false, kFirstDeath);
   m = MakeDeadLetter(Republished(m, "retry", "again"), DeadLetterReason::kExpired, "work",
-                     kLaterDeath);
+                     /*routing_key_overridden=*/false, kLaterDeath);
   ASSERT_EQ(XDeath(m).size(), 1u);
   const FieldTable& e = Entry(m, 0);
   EXPECT_EQ(*e.Find("count"), FieldValue(int64_t{2}));
@@ -182,7 +176,7 @@ TEST(DeadLetter, ExpirationMovesIntoTheEntryAsOriginalExpiration) {
   BasicProperties p;
   p.expiration = "5000";
   Message m =
-      MakeDeadLetter(Published("", "q", p), DeadLetterReason::kExpired, "q", kFirstDeath);
+      MakeDeadLetter(Published("", "q", p), DeadLetterReason::kExpired, "q", /*routing_key_overridden=*/false, kFirstDeath);
   EXPECT_FALSE(m.properties().expiration.has_value());
   EXPECT_EQ(StringAt(Entry(m, 0), "original-expiration"), "5000");
 }
@@ -192,7 +186,7 @@ TEST(DeadLetter, CcKeysJoinThePublishedKeyInRoutingKeys) {
   p.headers = FieldTable{{"CC", Strings({"cc.one", "cc.two"})}};
   queue::Publication publication = Published("topic", "main", p);
   EXPECT_THAT(PublishedRoutingKeys(publication), ElementsAre("main", "cc.one", "cc.two"));
-  Message m = MakeDeadLetter(publication, DeadLetterReason::kRejected, "q", kFirstDeath);
+  Message m = MakeDeadLetter(publication, DeadLetterReason::kRejected, "q", /*routing_key_overridden=*/false, kFirstDeath);
   ASSERT_NE(Entry(m, 0).Find("routing-keys"), nullptr);
   EXPECT_EQ(*Entry(m, 0).Find("routing-keys"), Strings({"main", "cc.one", "cc.two"}));
 }
@@ -213,7 +207,7 @@ TEST(DeadLetter, KeepsBodyAndOtherPropertiesAndHeaders) {
   p.priority = 3;
   p.headers = FieldTable{{"app", "billing"}};
   queue::Publication publication = Published("", "q", p);
-  Message m = MakeDeadLetter(publication, DeadLetterReason::kRejected, "q", kFirstDeath);
+  Message m = MakeDeadLetter(publication, DeadLetterReason::kRejected, "q", /*routing_key_overridden=*/false, kFirstDeath);
   EXPECT_TRUE(m.SharesBodyWith(publication.message));
   EXPECT_EQ(m.properties().content_type, "application/json");
   EXPECT_EQ(m.properties().correlation_id, "c-1");
@@ -240,21 +234,15 @@ TEST(DeadLetterCycle, ARejectionSinceTheLastDeathThereBreaksTheCycle) {
 }
 
 TEST(DeadLetterCycle, ARejectionBeforeTheLastDeathThereDoesNotBreakIt) {
-  GTEST_SKIP() << "bug: lib/broker/dead_letter.cc IsDeadLetterCycle returns false when "
-                  "any x-death entry is 'rejected'; RabbitMQ 3.10 "
-                  "rabbit_dead_letter:is_cycle only looks at the entries up to and "
-                  "including the newest one for the target queue, so a message that "
-                  "was rejected in 'origin', then expired in 'q', and is routed back "
-                  "to 'q' is a cycle (dropped), not redelivered forever";
   EXPECT_TRUE(IsDeadLetterCycle(WithDeaths({{"q", "expired"}, {"origin", "rejected"}}), "q"));
 }
 
 TEST(DeadLetterCycle, MadeDeadLetterReturningToItsQueueIsACycleUnlessRejected) {
   Message expired =
-      MakeDeadLetter(Published("", "q"), DeadLetterReason::kExpired, "q", kFirstDeath);
+      MakeDeadLetter(Published("", "q"), DeadLetterReason::kExpired, "q", /*routing_key_overridden=*/false, kFirstDeath);
   EXPECT_TRUE(IsDeadLetterCycle(expired, "q"));
   Message rejected =
-      MakeDeadLetter(Published("", "q"), DeadLetterReason::kRejected, "q", kFirstDeath);
+      MakeDeadLetter(Published("", "q"), DeadLetterReason::kRejected, "q", /*routing_key_overridden=*/false, kFirstDeath);
   EXPECT_FALSE(IsDeadLetterCycle(rejected, "q"));
 }
 

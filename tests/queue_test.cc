@@ -604,13 +604,6 @@ TEST(Queue, MaxLengthDropsHeadAsMaxLenDeadLetter) {
 }
 
 TEST(Queue, MaxLengthZeroStillDeliversToAWaitingConsumer) {
-  GTEST_SKIP() << "bug: lib/queue/queue.cc Queue::AcceptLocked drops the head "
-                  "(dead letter 'maxlen') before DispatchLocked runs, so with "
-                  "x-max-length 0 (or a body larger than x-max-length-bytes) a "
-                  "consumer with credit never gets the message; RabbitMQ 3.10 "
-                  "rabbit_amqqueue_process:deliver_or_enqueue calls "
-                  "attempt_delivery first and only enqueues (then "
-                  "maybe_drop_head) what no consumer took";
   FakeHost host;
   std::shared_ptr<Queue> q = NewQueue(host, {.arguments = {{"x-max-length", int32_t{0}}}});
   auto sink = std::make_shared<FakeSink>();
@@ -621,11 +614,6 @@ TEST(Queue, MaxLengthZeroStillDeliversToAWaitingConsumer) {
 }
 
 TEST(Queue, RequeuePastMaxLengthDropsHead) {
-  GTEST_SKIP() << "bug: lib/queue/queue.cc Queue::Settle(kRequeue) puts messages back "
-                  "without applying drop-head, so the queue stays over x-max-length; "
-                  "RabbitMQ 3.10 rabbit_amqqueue_process:requeue_and_run calls "
-                  "maybe_drop_head after BQ:requeue, dead-lettering the head "
-                  "(reason maxlen)";
   FakeHost host;
   std::shared_ptr<Queue> q = NewQueue(host, {.arguments = {{"x-max-length", int32_t{1}}}});
   Publish(*q, "m1");

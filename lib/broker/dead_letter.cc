@@ -41,7 +41,7 @@ std::string_view StringField(const FieldTable& table, std::string_view key) {
 
 Message MakeDeadLetter(const queue::Publication& publication,
                        queue::DeadLetterReason reason, std::string_view queue_name,
-                       absl::Time wall_time) {
+                       bool routing_key_overridden, absl::Time wall_time) {
   BasicProperties props = publication.message.properties();
   FieldTable headers = props.headers.value_or(FieldTable{});
   const std::string_view reason_name = DeadLetterReasonName(reason);
@@ -58,26 +58,31 @@ Message MakeDeadLetter(const queue::Publication& publication,
     props.expiration.reset();
   }
 
-  int64_t count = 1;
-  FieldArray history{FieldValue()};  // slot 0: this death's entry
+  // The entry for this queue and reason keeps its details and counts up;
+  // either way it moves to the front (RabbitMQ's update_x_death_header).
+  FieldTable first{{"count", int64_t{1}}};
+  for (const auto& [key, value] : entry) first.Set(key, value);
+  FieldArray history{FieldValue()};
+  bool counted = false;
   if (const FieldValue* old = headers.Find("x-death")) {
     if (const FieldArray* entries = old->Get<FieldArray>()) {
       for (const FieldValue& e : *entries) {
         const FieldTable* t = e.Get<FieldTable>();
-        if (t != nullptr && count == 1 && StringField(*t, "queue") == queue_name &&
+        if (!counted && t != nullptr && StringField(*t, "queue") == queue_name &&
             StringField(*t, "reason") == reason_name) {
           const FieldValue* c = t->Find("count");
-          count = (c && c->AsInteger() ? *c->AsInteger() : 0) + 1;
+          first = *t;
+          first.Set("count", (c && c->AsInteger() ? *c->AsInteger() : 0) + 1);
+          counted = true;
           continue;
         }
         history.push_back(e);
       }
     }
   }
-  FieldTable counted{{"count", count}};
-  for (const auto& [key, value] : entry) counted.Set(key, value);
-  history[0] = std::move(counted);
+  history[0] = std::move(first);
   headers.Set("x-death", std::move(history));
+  if (routing_key_overridden) headers.Erase("CC");
 
   if (headers.Find("x-first-death-reason") == nullptr) {
     headers.Set("x-first-death-reason", std::string(reason_name));
@@ -93,14 +98,14 @@ bool IsDeadLetterCycle(const Message& dead_letter, std::string_view target_queue
   const FieldValue* x_death = headers ? headers->Find("x-death") : nullptr;
   const FieldArray* entries = x_death ? x_death->Get<FieldArray>() : nullptr;
   if (entries == nullptr) return false;
-  bool seen = false;
+  // RabbitMQ's is_cycle: from the newest death back to the last one in the
+  // target queue, a cycle unless a rejection is among them.
   for (const FieldValue& e : *entries) {
     const FieldTable* t = e.Get<FieldTable>();
-    if (t == nullptr) continue;
-    if (StringField(*t, "reason") == "rejected") return false;
-    if (StringField(*t, "queue") == target_queue) seen = true;
+    if (t == nullptr || StringField(*t, "reason") == "rejected") return false;
+    if (StringField(*t, "queue") == target_queue) return true;
   }
-  return seen;
+  return false;
 }
 
 }  // namespace warren::broker

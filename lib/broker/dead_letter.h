@@ -25,13 +25,14 @@ std::vector<std::string> PublishedRoutingKeys(const queue::Publication& publicat
 
 // The message to republish: x-death updated (the entry for this queue and
 // reason counted up and moved first, or a new one), x-first-death-* set once,
-// expiration moved into the entry as original-expiration.
+// expiration moved into the entry as original-expiration, and the CC header
+// dropped when x-dead-letter-routing-key overrides the routing keys.
 Message MakeDeadLetter(const queue::Publication& publication,
                        queue::DeadLetterReason reason, std::string_view queue_name,
-                       absl::Time wall_time);
+                       bool routing_key_overridden, absl::Time wall_time);
 
 // RabbitMQ drops a dead letter that would return to a queue it already died
-// in unless a rejection broke the cycle.
+// in, unless a rejection came after that death.
 bool IsDeadLetterCycle(const Message& dead_letter, std::string_view target_queue);
 
 }  // namespace warren::broker

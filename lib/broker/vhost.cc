@@ -484,7 +484,9 @@ void VirtualHost::DeadLetter(const queue::Queue& from, std::vector<queue::DeadLe
   if (!policy.dead_letter_exchange) return;
   for (queue::DeadLetter& letter : letters) {
     const queue::Publication& p = *letter.envelope.publication;
-    Message message = MakeDeadLetter(p, letter.reason, from.config().name, absl::Now());
+    Message message =
+        MakeDeadLetter(p, letter.reason, from.config().name,
+                       policy.dead_letter_routing_key.has_value(), absl::Now());
     // RabbitMQ routes a dead letter by the override key alone, or else by
     // every key it was published with (CC included).
     std::vector<std::string> keys = policy.dead_letter_routing_key

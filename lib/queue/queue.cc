@@ -78,12 +78,7 @@ void Queue::DrainIntakeLocked(DeadLetters* dead) {
   Envelope batch[kIntakeBatch];
   size_t n;
   while ((n = intake_.try_dequeue_bulk(batch, kIntakeBatch)) > 0) {
-    for (size_t i = 0; i < n; ++i) {
-      AcceptLocked(std::move(batch[i]), dead);
-      // Delivering each message as it arrives lets a waiting consumer take it
-      // before drop-head can remove it.
-      DispatchLocked();
-    }
+    for (size_t i = 0; i < n; ++i) AcceptLocked(std::move(batch[i]), dead);
   }
 }
 
@@ -123,10 +118,16 @@ void Queue::AcceptLocked(Envelope envelope, DeadLetters* dead) {
   if (ttl) envelope.expires_at = host_->clock().Now() + *ttl;
   InsertLocked(std::move(envelope));
   if (confirm) confirm->Settle(true);
-  if (p.overflow == Overflow::kDropHead) {
-    while (ready_count_ > 0 && OverLimitLocked()) {
-      dead->push_back({PopHeadLocked(), DeadLetterReason::kMaxLen});
-    }
+  // As RabbitMQ's deliver_or_enqueue: a waiting consumer takes the message
+  // before drop-head may remove it.
+  DispatchLocked();
+  DropHeadsOverLimitLocked(dead);
+}
+
+void Queue::DropHeadsOverLimitLocked(DeadLetters* dead) {
+  if (config_.policy.overflow != Overflow::kDropHead) return;
+  while (ready_count_ > 0 && OverLimitLocked()) {
+    dead->push_back({PopHeadLocked(), DeadLetterReason::kMaxLen});
   }
 }
 
@@ -379,6 +380,9 @@ void Queue::Settle(std::vector<Unsettled> deliveries, Settlement how) {
           break;
       }
     }
+    // RabbitMQ's requeue_and_run: requeued messages count against the
+    // limits too.
+    DropHeadsOverLimitLocked(&dead);
   }
   AfterUnlock(std::move(dead), std::nullopt);
   Kick();

@@ -170,6 +170,9 @@ class Queue : public std::enable_shared_from_this<Queue> {
   // exceed a limit?
   bool WouldOverflowLocked(size_t body_size) const;
   bool OverLimitLocked() const;
+  // x-overflow drop-head: dead-letters heads (reason maxlen) while over a
+  // limit.
+  void DropHeadsOverLimitLocked(DeadLetters* dead);
   Envelope PopHeadLocked();
   // The envelope as a consumer gets it (quorum: with x-delivery-count).
   Envelope Outgoing(Envelope envelope) const;

@@ -76,12 +76,23 @@ absl::StatusOr<QueueArguments> ParseQueueArguments(const FieldTable& arguments,
     return true;
   };
 
+  // RabbitMQ's check_expiry: Erlang timers take at most 2^32-1 ms.
+  constexpr int64_t kMaxExpiryMs = 4294967295;
+  auto too_big = [&](std::string_view key, int64_t n) {
+    return invalid(key, StrCat("{value_too_big,", n, "}"));
+  };
   int64_t n = 0;
   absl::StatusOr<bool> found = integer("x-message-ttl", false, &n);
   if (!found.ok()) return found.status();
-  if (*found) parsed.message_ttl = absl::Milliseconds(n);
+  if (*found) {
+    if (n > kMaxExpiryMs) return too_big("x-message-ttl", n);
+    parsed.message_ttl = absl::Milliseconds(n);
+  }
   if (!(found = integer("x-expires", true, &n)).ok()) return found.status();
-  if (*found) parsed.expires = absl::Milliseconds(n);
+  if (*found) {
+    if (n > kMaxExpiryMs) return too_big("x-expires", n);
+    parsed.expires = absl::Milliseconds(n);
+  }
   if (!(found = integer("x-max-length", false, &n)).ok()) return found.status();
   if (*found) parsed.max_length = n;
   if (!(found = integer("x-max-length-bytes", false, &n)).ok()) return found.status();
