@@ -21,6 +21,7 @@
 #include "warren/channel.h"
 #include "warren/connect.h"
 #include "warren/connection.h"
+#include "warren/rpc.h"
 #include "warren/status.h"
 
 namespace warren {
@@ -523,6 +524,36 @@ TEST_F(AmqpChannelTest, CallbacksRunOnTheApplicationsExecutor) {
   EXPECT_THAT(seen, ElementsAre("on my loop"));
   (*connection)->Close().IgnoreError();
   executor.RunAll();
+}
+
+TEST_F(AmqpChannelTest, RpcOverDirectReplyTo) {
+  ASSERT_TRUE(channel_->QueueDeclare(Name("rpc")).ok());
+  auto server = Open();
+  ASSERT_TRUE(ServeRpc(*server, Name("rpc"), [](const Delivery& d) {
+                return Message(absl::StrCat("echo:", absl::string_view(d.message.body().data(),
+                                                                       d.message.body().size())));
+              }).ok());
+  auto client = RpcClient::Create(*connection_);
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto reply = (*client)->Call("", Name("rpc"), Message("ping"), kWait);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->body(), "echo:ping");
+}
+
+TEST_F(AmqpChannelTest, ConnectionMayBeDestroyedInsideItsOwnCallback) {
+  ASSERT_TRUE(channel_->QueueDeclare(Name("q")).ok());
+  absl::Notification destroyed;
+  ASSERT_TRUE(channel_->BasicConsume(Name("q"), [&](const Delivery&) {
+                channel_.reset();
+                connection_.reset();
+                destroyed.Notify();
+              }, {.no_ack = true}).ok());
+  auto publisher = Connect(url_);
+  ASSERT_TRUE(publisher.ok());
+  auto channel = (*publisher)->OpenChannel();
+  ASSERT_TRUE(channel.ok());
+  ASSERT_TRUE((*channel)->BasicPublish("", Name("q"), Message("bye")).ok());
+  EXPECT_TRUE(destroyed.WaitForNotificationWithTimeout(kWait));
 }
 
 }  // namespace

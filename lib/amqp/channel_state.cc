@@ -7,9 +7,24 @@
 #include "warren/status.h"
 
 namespace warren::amqp {
+namespace {
+thread_local dispatch::Dispatcher* running_dispatcher = nullptr;
+}  // namespace
+
+dispatch::Dispatcher* RunningDispatcher() { return running_dispatcher; }
 
 ChannelState::ChannelState(uint16_t number, dispatch::Dispatcher* dispatcher)
-    : number(number), mailbox_(std::make_shared<dispatch::SerialQueue>(dispatcher)) {}
+    : number(number),
+      dispatcher_(dispatcher),
+      mailbox_(std::make_shared<dispatch::SerialQueue>(dispatcher)) {}
+
+void ChannelState::Post(absl::AnyInvocable<void() &&> task) {
+  mailbox_->Post([dispatcher = dispatcher_, task = std::move(task)]() mutable {
+    dispatch::Dispatcher* const outer = std::exchange(running_dispatcher, dispatcher);
+    std::move(task)();
+    running_dispatcher = outer;
+  });
+}
 
 void ChannelState::Close(absl::Status reason) {
   {
@@ -149,16 +164,25 @@ void ChannelState::Confirmed(uint64_t seq, bool multiple, bool ack) {
     if (!ack && !first_nack_) first_nack_ = *begin;
     unconfirmed_.erase(begin, end);
     handler = confirm_handler_;
+    ++posting_confirms_;
+  }
+  if (handler) Post([handler, confirm] { (*handler)(confirm); });
+  PostedConfirms();
+}
+
+void ChannelState::PostedConfirms() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --posting_confirms_;
   }
   confirms_changed_.notify_all();
-  if (handler) mailbox_->Post([handler, confirm] { (*handler)(confirm); });
 }
 
 absl::Status ChannelState::WaitForConfirms(absl::Duration timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   if (!confirming_) return absl::FailedPreconditionError("the channel is not in confirm mode");
   const bool done = confirms_changed_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [&] {
-    return unconfirmed_.empty() || !open_;
+    return (unconfirmed_.empty() && posting_confirms_ == 0) || !open_;
   });
   if (!open_) {
     return AmqpError(ReplyCode::kChannelError,
@@ -195,39 +219,39 @@ void ChannelState::Returned(ReturnedMessage returned) {
     handler = return_handler_;
   }
   if (handler) {
-    mailbox_->Post([handler, returned = std::move(returned)] { (*handler)(returned); });
+    Post([handler, returned = std::move(returned)] { (*handler)(returned); });
   }
 }
 
 void ChannelState::Dispatch(std::shared_ptr<const ConsumerCallback> callback,
                             Delivery delivery) {
-  mailbox_->Post(
+  Post(
       [callback = std::move(callback), delivery = std::move(delivery)] { (*callback)(delivery); });
 }
 
 void ChannelState::Cancelled(const std::string& tag) {
   std::optional<ConsumerEntry> entry = RemoveConsumer(tag);
   if (!entry || !entry->options.on_cancel) return;
-  mailbox_->Post([on_cancel = entry->options.on_cancel, tag] { on_cancel(tag); });
+  Post([on_cancel = entry->options.on_cancel, tag] { on_cancel(tag); });
 }
 
 void ChannelState::LinkLost() {
   std::shared_ptr<std::function<void(const Confirm&)>> handler;
-  std::optional<Confirm> nack;
+  Confirm nack;
   {
     std::lock_guard<std::mutex> lock(mu_);
     unacked_.clear();
     tag_offset_ = last_tag_;
     stale_below_ = last_tag_ + 1;
-    if (!unconfirmed_.empty()) {
-      if (!first_nack_) first_nack_ = *unconfirmed_.begin();
-      nack = Confirm{*unconfirmed_.rbegin(), true, false};
-      unconfirmed_.clear();
-      handler = confirm_handler_;
-    }
+    if (unconfirmed_.empty()) return;
+    if (!first_nack_) first_nack_ = *unconfirmed_.begin();
+    nack = Confirm{*unconfirmed_.rbegin(), true, false};
+    unconfirmed_.clear();
+    handler = confirm_handler_;
+    ++posting_confirms_;
   }
-  confirms_changed_.notify_all();
-  if (handler && nack) mailbox_->Post([handler, confirm = *nack] { (*handler)(confirm); });
+  if (handler) Post([handler, nack] { (*handler)(nack); });
+  PostedConfirms();
 }
 
 }  // namespace warren::amqp

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "dispatch/serial_queue.h"
@@ -49,6 +50,10 @@ struct SettleTarget {
   bool stale = false;
   uint64_t broker_tag = 0;
 };
+
+// The dispatcher whose callback this thread is running, or nullptr: a Link
+// destroyed from inside its own callback must not join that thread.
+dispatch::Dispatcher* RunningDispatcher();
 
 class ChannelState {
  public:
@@ -111,6 +116,10 @@ class ChannelState {
   void LinkLost();
 
  private:
+  void PostedConfirms();
+  // Posts `task` to the mailbox, marked as running on this dispatcher.
+  void Post(absl::AnyInvocable<void() &&> task);
+
   mutable std::mutex mu_;
   bool open_ = true;
   absl::Status close_reason_;
@@ -127,11 +136,16 @@ class ChannelState {
   bool confirming_ = false;
   uint64_t next_seq_ = 1;
   std::set<uint64_t> unconfirmed_;
+  // Confirms settled but not yet posted to the handler: WaitForConfirms
+  // waits for them too, so that when it returns the handler calls for what
+  // it waited on are on the mailbox.
+  int posting_confirms_ = 0;
   std::optional<uint64_t> first_nack_;
   std::condition_variable confirms_changed_;
   std::shared_ptr<std::function<void(const Confirm&)>> confirm_handler_;
   std::shared_ptr<std::function<void(const ReturnedMessage&)>> return_handler_;
 
+  dispatch::Dispatcher* const dispatcher_;
   const std::shared_ptr<dispatch::SerialQueue> mailbox_;
 };
 

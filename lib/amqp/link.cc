@@ -230,6 +230,12 @@ Link::~Link() {
   Close();
   if (wake_fd_ >= 0) close(wake_fd_);
   empty_amqp_pool(&send_pool_);
+  // Destroyed from inside one of its own callbacks: the dispatcher's
+  // shutdown joins its threads, this one included, so another thread does
+  // it once this callback has returned.
+  if (RunningDispatcher() == dispatcher_.get()) {
+    std::thread([dispatcher = std::move(dispatcher_)] {}).detach();
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -244,7 +250,9 @@ void Link::Wake() {
 absl::Status Link::UnavailableLocked() const {
   if (state_ == State::kRecovering) {
     return absl::UnavailableError(
-        StrCat(lost_reason_.message(), "; reconnecting"));
+        StrCat(lost_reason_.message(), "; reconnecting",
+               last_attempt_.ok() ? "" : " (last attempt: ", last_attempt_.message(),
+               last_attempt_.ok() ? "" : ")"));
   }
   return AmqpError(ReplyCode::kChannelError,
                    StrCat("connection is closed",
@@ -807,8 +815,7 @@ std::optional<absl::Status> Link::Reconnect() {
     absl::StatusOr<amqp_connection_state_t> conn = Dial(endpoint_, options_);
     if (!conn.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
-      lost_reason_ = absl::UnavailableError(
-          StrCat(lost_reason_.message(), "; last attempt: ", conn.status().message()));
+      last_attempt_ = conn.status();
       continue;
     }
     conn_ = *conn;
@@ -821,6 +828,7 @@ std::optional<absl::Status> Link::Reconnect() {
         std::lock_guard<std::mutex> lock(mu_);
         state_ = State::kOpen;
         lost_reason_ = absl::OkStatus();
+        last_attempt_ = absl::OkStatus();
       }
       space_.notify_all();
       return std::nullopt;

@@ -221,7 +221,7 @@ class Link {
 
   const Endpoint endpoint_;
   const ClientOptions options_;
-  const std::unique_ptr<dispatch::Dispatcher> dispatcher_;
+  std::unique_ptr<dispatch::Dispatcher> dispatcher_;
   Topology topology_;
   const int wake_fd_;
 
@@ -230,7 +230,8 @@ class Link {
   State state_ = State::kOpen;
   bool close_requested_ = false;
   absl::Status close_reason_;
-  absl::Status lost_reason_;  // why the link is reconnecting
+  absl::Status lost_reason_;    // why the link is reconnecting
+  absl::Status last_attempt_;  // why the last reconnect attempt failed
   std::deque<Request> requests_;
 
   std::mutex join_mu_;

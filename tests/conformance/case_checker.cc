@@ -108,7 +108,7 @@ struct DriverRun {
 
 // Runs this executable on `scenario`, collecting its output, for at most
 // `timeout`; a child past it is killed.
-absl::StatusOr<DriverRun> RunDriver(const fs::path& scenario, absl::Duration timeout) {
+absl::StatusOr<DriverRun> RunDriver(const fs::path& scenario, const CheckOptions& options) {
   std::error_code error;
   std::string self = fs::read_symlink("/proc/self/exe", error).string();
   if (error) return absl::InternalError("cannot find this executable");
@@ -124,10 +124,13 @@ absl::StatusOr<DriverRun> RunDriver(const fs::path& scenario, absl::Duration tim
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
-  std::string scenario_path = scenario.string();
-  char* argv[] = {self.data(), scenario_path.data(), nullptr};
+  std::vector<std::string> args = options.driver_args;
+  args.push_back(scenario.string());
+  std::vector<char*> argv = {self.data()};
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
   pid_t pid = 0;
-  int spawned = posix_spawn(&pid, self.c_str(), &actions, nullptr, argv, environ);
+  int spawned = posix_spawn(&pid, self.c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   close(out_pipe[1]);
   close(err_pipe[1]);
@@ -141,7 +144,7 @@ absl::StatusOr<DriverRun> RunDriver(const fs::path& scenario, absl::Duration tim
   pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
   std::string* sinks[2] = {&run.out, &run.err};
   int open_pipes = 2;
-  absl::Time deadline = absl::Now() + timeout;
+  absl::Time deadline = absl::Now() + options.timeout;
   while (open_pipes > 0) {
     int wait_ms = static_cast<int>(
         std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now())));
@@ -199,7 +202,7 @@ std::string Show(const Json& observations, size_t index) {
 }
 
 // Empty when the case passes, else the lines that say why it failed.
-std::vector<std::string> CheckCase(const fs::path& path, absl::Duration timeout) {
+std::vector<std::string> CheckCase(const fs::path& path, const CheckOptions& options) {
   std::string name = path.stem().string();
   absl::StatusOr<std::string> text = ReadFile(path);
   Json scenario = text.ok() ? Json::parse(*text, nullptr, false) : Json();
@@ -208,13 +211,13 @@ std::vector<std::string> CheckCase(const fs::path& path, absl::Duration timeout)
     return {"FAIL " + name + ": cannot read the case" +
             (text.ok() ? "" : ": " + std::string(text.status().message()))};
   }
-  absl::StatusOr<DriverRun> run = RunDriver(path, timeout);
+  absl::StatusOr<DriverRun> run = RunDriver(path, options);
   if (!run.ok()) {
     return {"FAIL " + name + ": cannot run the driver: " +
             std::string(run.status().message())};
   }
   if (run->timed_out) {
-    return {"FAIL " + name + ": driver ran over " + absl::FormatDuration(timeout)};
+    return {"FAIL " + name + ": driver ran over " + absl::FormatDuration(options.timeout)};
   }
   if (WIFSIGNALED(run->wait_status)) {
     return {"FAIL " + name + ": driver died of signal " +
@@ -245,39 +248,38 @@ std::vector<std::string> CheckCase(const fs::path& path, absl::Duration timeout)
 
 }  // namespace
 
-int CheckCases(const CheckOptions& options) {
+absl::StatusOr<std::vector<fs::path>> SelectCases(const CheckOptions& options) {
   absl::StatusOr<std::vector<fs::path>> paths = CasePaths(options.inputs);
-  if (!paths.ok()) {
-    std::cerr << "warren_conformance: " << paths.status().message() << "\n";
-    return 2;
-  }
+  if (!paths.ok()) return paths.status();
   if (options.categories_file) {
     absl::StatusOr<std::set<std::string>> categories =
         ReadCategories(*options.categories_file);
-    if (!categories.ok()) {
-      std::cerr << "warren_conformance: " << categories.status().message() << "\n";
-      return 2;
-    }
+    if (!categories.ok()) return categories.status();
     // A listed category without cases is a typo, as check.py says too.
     for (const std::string& category : *categories) {
       if (std::none_of(paths->begin(), paths->end(), [&](const fs::path& p) {
             return CategoryOf(p) == category;
           })) {
-        std::cerr << "warren_conformance: no cases in category " << category << "\n";
-        return 2;
+        return absl::NotFoundError("no cases in category " + category);
       }
     }
     std::erase_if(*paths, [&](const fs::path& p) {
       return !categories->contains(CategoryOf(p));
     });
   }
-  if (paths->empty()) {
-    std::cerr << "warren_conformance: no cases found\n";
+  if (paths->empty()) return absl::NotFoundError("no cases found");
+  return paths;
+}
+
+int CheckCases(const CheckOptions& options) {
+  absl::StatusOr<std::vector<fs::path>> paths = SelectCases(options);
+  if (!paths.ok()) {
+    std::cerr << "warren_conformance: " << paths.status().message() << "\n";
     return 2;
   }
   int failed = 0;
   for (const fs::path& path : *paths) {
-    std::vector<std::string> lines = CheckCase(path, options.timeout);
+    std::vector<std::string> lines = CheckCase(path, options);
     if (lines.empty()) continue;
     ++failed;
     for (const std::string& line : lines) std::cout << line << "\n";

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
 namespace warren::conformance {
@@ -24,7 +25,13 @@ struct CheckOptions {
   // whose category (the file name before `__`) it lists run.
   std::optional<std::filesystem::path> categories_file;
   absl::Duration timeout = absl::Seconds(30);  // per case, as check.py's
+  // Passed to each child before the scenario path (check.py's --driver-arg).
+  std::vector<std::string> driver_args;
 };
+
+// The cases CheckCases would run, in order. Errors: an input that does not
+// exist, an unreadable categories file, a category without cases, no cases.
+absl::StatusOr<std::vector<std::filesystem::path>> SelectCases(const CheckOptions& options);
 
 // Checks every selected case, printing each failure with its first differing
 // step and, last, the line `N passed, N failed`. Returns the exit status: 0

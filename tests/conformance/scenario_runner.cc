@@ -1,5 +1,5 @@
 // tests/conformance/scenario_runner.cc: maps FORMAT.md's operations onto
-// warren's Channel API, one fresh broker per scenario.
+// warren's Channel API, one fresh broker (or live vhost) per scenario.
 //
 // Owns the driver's view of a run (connections and channels by scenario
 // name, aliases, collected deliveries, returns and confirms). Must not peek
@@ -16,10 +16,10 @@
 #include <utility>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "warren/broker.h"
+#include "backend.h"
 #include "warren/channel.h"
-#include "warren/clock.h"
 #include "warren/connection.h"
 #include "warren/status.h"
 
@@ -97,18 +97,22 @@ class Run;
 using ChannelOp = Json (Run::*)(const Json& step, ChannelSlot& slot);
 const std::map<std::string, ChannelOp, std::less<>>& ChannelOps();
 
+// How long a live broker may take to confirm a publish.
+constexpr absl::Duration kLiveConfirmWait = absl::Seconds(10);
+
 // The two operations that need no channel.
 constexpr std::string_view kSleep = "sleep";
 constexpr std::string_view kConnectionClose = "connection.close";
 
 class Run {
  public:
-  Run(std::unique_ptr<ManualClock> clock, std::unique_ptr<Broker> broker)
-      : clock_(std::move(clock)), broker_(std::move(broker)) {}
+  explicit Run(std::unique_ptr<Backend> backend) : backend_(std::move(backend)) {}
 
   // Runs one step (validated) and returns its observation, after the
   // broker's pending callbacks have run.
   Json Step(const Json& step) {
+    // A live broker pushes between steps too.
+    backend_->RunCallbacks();
     std::string op = StringField(step, "op");
     Json observation;
     if (op == kSleep) {
@@ -120,7 +124,7 @@ class Run {
       observation = slot.ok() ? (this->*ChannelOps().at(op))(step, **slot)
                               : ErrorJson(slot.status());
     }
-    broker_->ProcessEvents();
+    backend_->RunCallbacks();
     Unalias(observation);
     return observation;
   }
@@ -206,7 +210,8 @@ class Run {
 
   // The recorder waited for each publish's confirm, so whatever the broker
   // answers a publish with (a return, a nack) has arrived once the
-  // dispatcher has run.
+  // dispatcher has run. A live broker's channel is always in confirm mode
+  // (see OpenedChannel), and a refused publish closes it, as RabbitMQ does.
   Json BasicPublish(const Json& step, ChannelSlot& slot) {
     PublishEvents& events = *slot.events;
     events.return_codes.clear();
@@ -219,7 +224,11 @@ class Run {
         Message(StringField(step, "body"), std::move(properties)),
         {.mandatory = BoolField(step, "mandatory")});
     if (!status.ok()) return ErrorJson(status);
-    broker_->ProcessEvents();
+    if (backend_->live()) {
+      slot.channel->WaitForConfirms(kLiveConfirmWait).IgnoreError();
+      if (!slot.channel->is_open()) return ErrorJson(slot.channel->close_reason());
+    }
+    backend_->RunCallbacks();
     if (!events.return_codes.empty()) {
       return {{"returned", events.return_codes.front()}};
     }
@@ -260,10 +269,16 @@ class Run {
     return Outcome(slot.channel->BasicCancel(StringField(step, "consumer_tag")));
   }
 
-  // wait_ms is not waited: under kManual dispatch every delivery the broker
-  // has made is pushed by ProcessEvents(), and time only moves in `sleep`.
-  Json Deliveries(const Json&, ChannelSlot& slot) {
-    broker_->ProcessEvents();
+  // In-process, wait_ms is not waited: under kManual dispatch every delivery
+  // the broker has made is pushed by ProcessEvents(), and time only moves in
+  // `sleep`. A live broker gets the time, then a round trip on the channel
+  // brings in whatever it sent before.
+  Json Deliveries(const Json& step, ChannelSlot& slot) {
+    if (backend_->live()) {
+      backend_->Sleep(IntField(step, "wait_ms"));
+      RoundTrip(slot);
+    }
+    backend_->RunCallbacks();
     Json seen = Json::array();
     for (Json& delivery : *slot.deliveries) seen.push_back(std::move(delivery));
     slot.deliveries->clear();
@@ -271,22 +286,22 @@ class Run {
   }
 
   Json BasicAck(const Json& step, ChannelSlot& slot) {
-    return Outcome(
-        slot.channel->BasicAck(static_cast<uint64_t>(IntField(step, "delivery_tag")),
-                               {.multiple = BoolField(step, "multiple")}));
+    return Settled(slot, slot.channel->BasicAck(
+                             static_cast<uint64_t>(IntField(step, "delivery_tag")),
+                             {.multiple = BoolField(step, "multiple")}));
   }
 
   Json BasicNack(const Json& step, ChannelSlot& slot) {
-    return Outcome(slot.channel->BasicNack(
-        static_cast<uint64_t>(IntField(step, "delivery_tag")),
-        {.multiple = BoolField(step, "multiple"),
-         .requeue = BoolField(step, "requeue")}));
+    return Settled(slot, slot.channel->BasicNack(
+                             static_cast<uint64_t>(IntField(step, "delivery_tag")),
+                             {.multiple = BoolField(step, "multiple"),
+                              .requeue = BoolField(step, "requeue")}));
   }
 
   Json BasicReject(const Json& step, ChannelSlot& slot) {
-    return Outcome(slot.channel->BasicReject(
-        static_cast<uint64_t>(IntField(step, "delivery_tag")),
-        {.requeue = BoolField(step, "requeue")}));
+    return Settled(slot, slot.channel->BasicReject(
+                             static_cast<uint64_t>(IntField(step, "delivery_tag")),
+                             {.requeue = BoolField(step, "requeue")}));
   }
 
   Json BasicRecover(const Json& step, ChannelSlot& slot) {
@@ -299,15 +314,23 @@ class Run {
   }
 
  private:
-  // Time passes in steps of a millisecond, each followed by the callbacks it
-  // made ready, as it would in real time: a message dead-lettered by one
-  // expiry starts its next TTL when it arrives, not at the end of the sleep.
   Json Sleep(const Json& step) {
-    for (int64_t ms = IntField(step, "ms"); ms > 0; --ms) {
-      clock_->Advance(absl::Milliseconds(1));
-      broker_->ProcessEvents();
-    }
+    backend_->Sleep(IntField(step, "ms"));
     return Ok();
+  }
+
+  // An ack, nack or reject has no reply: on a live broker, a round trip on
+  // its channel (as the recorder made) has it applied before the next step.
+  Json Settled(ChannelSlot& slot, const absl::Status& status) {
+    if (status.ok() && backend_->live()) RoundTrip(slot);
+    return Outcome(status);
+  }
+
+  // A method with no effect whose reply comes after everything the broker
+  // sent on the channel before it.
+  void RoundTrip(ChannelSlot& slot) {
+    if (!slot.channel->is_open()) return;
+    slot.channel->ExchangeDeclare("amq.direct", kDirect, {.passive = true}).IgnoreError();
   }
 
   Json CloseConnection(const Json& step) {
@@ -320,8 +343,7 @@ class Run {
   absl::StatusOr<Connection*> OpenedConnection(const std::string& name) {
     std::unique_ptr<Connection>& connection = connections_[name];
     if (connection == nullptr || !connection->is_open()) {
-      absl::StatusOr<std::unique_ptr<Connection>> opened =
-          broker_->Connect({.user = "guest"});
+      absl::StatusOr<std::unique_ptr<Connection>> opened = backend_->Connect();
       if (!opened.ok()) return opened.status();
       connection = *std::move(opened);
     }
@@ -350,6 +372,11 @@ class Run {
     });
     slot.channel->SetConfirmHandler(
         [events](const Confirm& confirm) { events->confirms.push_back(confirm); });
+    // The recorder kept every channel in confirm mode, to know when a
+    // publish had reached its queues.
+    if (backend_->live()) {
+      if (absl::Status s = slot.channel->ConfirmSelect(); !s.ok()) return s;
+    }
     return &slot;
   }
 
@@ -398,10 +425,8 @@ class Run {
     }
   }
 
-  // Destroyed in reverse: channels and connections before the broker, the
-  // broker before its clock.
-  std::unique_ptr<ManualClock> clock_;
-  std::unique_ptr<Broker> broker_;
+  // Destroyed in reverse: channels and connections before the broker.
+  std::unique_ptr<Backend> backend_;
   std::map<std::string, std::unique_ptr<Connection>> connections_;
   std::map<std::string, ChannelSlot> channels_;
   std::vector<std::pair<std::string, std::string>> aliases_;  // "@NAME", name
@@ -453,13 +478,12 @@ absl::Status ValidateScenario(const Json& scenario) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Json> RunScenario(const Json& scenario) {
+absl::StatusOr<Json> RunScenario(const Json& scenario, const RunOptions& options) {
   if (absl::Status valid = ValidateScenario(scenario); !valid.ok()) return valid;
-  auto clock = std::make_unique<ManualClock>();
-  absl::StatusOr<std::unique_ptr<Broker>> broker =
-      Broker::Create({.dispatch = Dispatch::kManual, .clock = clock.get()});
-  if (!broker.ok()) return broker.status();
-  Run run(std::move(clock), *std::move(broker));
+  std::unique_ptr<Backend> backend =
+      options.url.empty() ? InprocBackend() : LiveBackend(options.url);
+  if (backend == nullptr) return absl::InternalError("cannot create a broker");
+  Run run(std::move(backend));
   Json observations = Json::array();
   for (const Json& step : scenario.at("steps")) {
     observations.push_back(run.Step(step));

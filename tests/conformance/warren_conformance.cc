@@ -10,8 +10,19 @@
 //       runs every case and compares with its `expect`, as check.py does;
 //       exit 0 only when nothing failed.
 //
-// Owns argument parsing only; scenario_runner runs, case_checker compares.
+// With `--url amqp://USER:PASS@HOST:PORT/ [--node NODE]` before the rest,
+// both run against that live RabbitMQ through warren's AMQP backend instead,
+// each scenario in a virtual host of its own, created and deleted with
+// `rabbitmqctl -n NODE` (default rabbit@localhost) as oracle.py does; --check
+// creates them all in one go and hands each child its own
+// (`--vhost-prefix`).
+//
+// Owns argument parsing and the live vhosts' lifetime; scenario_runner runs,
+// case_checker compares.
+#include <unistd.h>
+
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -23,6 +34,7 @@
 #include "absl/time/time.h"
 #include "case_checker.h"
 #include "json_codec.h"
+#include "live_vhosts.h"
 #include "scenario_runner.h"
 
 namespace {
@@ -32,13 +44,44 @@ using warren::conformance::Json;
 constexpr int kUsageError = 2;
 
 int Usage() {
-  std::cerr << "usage: warren_conformance SCENARIO.json\n"
-               "       warren_conformance --check [--categories-file FILE] "
-               "[--timeout SECONDS] DIR|FILE...\n";
+  std::cerr << "usage: warren_conformance [LIVE] SCENARIO.json\n"
+               "       warren_conformance --check [LIVE] [--categories-file FILE] "
+               "[--timeout SECONDS] DIR|FILE...\n"
+               "LIVE:  --url amqp://USER:PASS@HOST:PORT/ [--node NODE] "
+               "[--vhost-prefix PREFIX]\n";
   return kUsageError;
 }
 
-int RunOne(const std::string& path) {
+// Where scenarios run: in-process when `broker.url` is empty.
+struct Target {
+  warren::conformance::LiveBroker broker;
+  // Set: the vhost of scenario X exists already as PREFIX + X's file stem.
+  std::string vhost_prefix;
+};
+
+// Takes --url, --node and --vhost-prefix out of `args`. False on a bad one.
+bool ParseTarget(std::vector<std::string_view>& args, Target* target) {
+  std::vector<std::string_view> rest;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const bool has_value = i + 1 < args.size();
+    if (args[i] == "--url" && has_value) {
+      target->broker.url = std::string(args[++i]);
+    } else if (args[i] == "--node" && has_value) {
+      target->broker.node = std::string(args[++i]);
+    } else if (args[i] == "--vhost-prefix" && has_value) {
+      target->vhost_prefix = std::string(args[++i]);
+    } else {
+      rest.push_back(args[i]);
+    }
+  }
+  args = rest;
+  return target->broker.url.empty() ||
+         target->broker.url.starts_with("amqp://") || target->broker.url.starts_with("amqps://");
+}
+
+std::string OwnVhostPrefix() { return "warren-conformance-" + std::to_string(getpid()) + "-"; }
+
+int RunOne(const std::string& path, const Target& target) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream text;
   if (in) text << in.rdbuf();
@@ -51,7 +94,25 @@ int RunOne(const std::string& path) {
     std::cerr << "warren_conformance: " << path << " is not JSON\n";
     return kUsageError;
   }
-  absl::StatusOr<Json> observations = warren::conformance::RunScenario(scenario);
+  warren::conformance::RunOptions options;
+  std::string own_vhost;
+  if (!target.broker.url.empty()) {
+    std::string vhost;
+    if (!target.vhost_prefix.empty()) {
+      vhost = target.vhost_prefix + std::filesystem::path(path).stem().string();
+    } else {
+      own_vhost = vhost = OwnVhostPrefix() + "0";
+      if (absl::Status s = warren::conformance::AddVhosts(target.broker, {vhost}); !s.ok()) {
+        std::cerr << "warren_conformance: " << s.message() << "\n";
+        return kUsageError;
+      }
+    }
+    options.url = warren::conformance::UrlWithVhost(target.broker, vhost);
+  }
+  absl::StatusOr<Json> observations = warren::conformance::RunScenario(scenario, options);
+  if (!own_vhost.empty()) {
+    warren::conformance::DeleteVhosts(target.broker, {own_vhost}).IgnoreError();
+  }
   if (!observations.ok()) {
     std::cerr << "warren_conformance: " << path << ": "
               << observations.status().message() << "\n";
@@ -61,7 +122,7 @@ int RunOne(const std::string& path) {
   return 0;
 }
 
-int Check(const std::vector<std::string_view>& args) {
+int Check(const std::vector<std::string_view>& args, const Target& target) {
   warren::conformance::CheckOptions options;
   for (size_t i = 0; i < args.size(); ++i) {
     bool has_value = i + 1 < args.size();
@@ -80,16 +141,40 @@ int Check(const std::vector<std::string_view>& args) {
     }
   }
   if (options.inputs.empty()) return Usage();
-  return warren::conformance::CheckCases(options);
+  if (target.broker.url.empty()) return warren::conformance::CheckCases(options);
+
+  // One vhost per case, made in one rabbitmqctl call and removed in another.
+  absl::StatusOr<std::vector<std::filesystem::path>> cases =
+      warren::conformance::SelectCases(options);
+  if (!cases.ok()) {
+    std::cerr << "warren_conformance: " << cases.status().message() << "\n";
+    return kUsageError;
+  }
+  const std::string prefix = OwnVhostPrefix();
+  std::vector<std::string> vhosts;
+  for (const std::filesystem::path& path : *cases) vhosts.push_back(prefix + path.stem().string());
+  if (absl::Status s = warren::conformance::AddVhosts(target.broker, vhosts); !s.ok()) {
+    std::cerr << "warren_conformance: " << s.message() << "\n";
+    return kUsageError;
+  }
+  options.driver_args = {"--url", target.broker.url, "--node", target.broker.node,
+                         "--vhost-prefix", prefix};
+  const int result = warren::conformance::CheckCases(options);
+  if (absl::Status s = warren::conformance::DeleteVhosts(target.broker, vhosts); !s.ok()) {
+    std::cerr << "warren_conformance: " << s.message() << "\n";
+  }
+  return result;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string_view> args(argv + 1, argv + argc);
+  Target target;
+  if (!ParseTarget(args, &target)) return Usage();
   if (!args.empty() && args[0] == "--check") {
-    return Check(std::vector<std::string_view>(args.begin() + 1, args.end()));
+    return Check(std::vector<std::string_view>(args.begin() + 1, args.end()), target);
   }
   if (args.size() != 1 || args[0].starts_with("--")) return Usage();
-  return RunOne(std::string(args[0]));
+  return RunOne(std::string(args[0]), target);
 }
