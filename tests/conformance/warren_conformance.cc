@@ -15,7 +15,9 @@
 // each scenario in a virtual host of its own, created and deleted with
 // `rabbitmqctl -n NODE` (default rabbit@localhost) as oracle.py does; --check
 // creates them all in one go and hands each child its own
-// (`--vhost-prefix`).
+// (`--vhost-prefix`). `--live` takes the URL and node from WARREN_AMQP_URL
+// and WARREN_RABBITMQ_NODE, as the amqp_* unit tests do, with the same
+// defaults (amqp://guest:guest@127.0.0.1:5672/, rabbit@localhost).
 //
 // Owns argument parsing and the live vhosts' lifetime; scenario_runner runs,
 // case_checker compares.
@@ -48,7 +50,7 @@ int Usage() {
                "       warren_conformance --check [LIVE] [--categories-file FILE] "
                "[--timeout SECONDS] DIR|FILE...\n"
                "LIVE:  --url amqp://USER:PASS@HOST:PORT/ [--node NODE] "
-               "[--vhost-prefix PREFIX]\n";
+               "[--vhost-prefix PREFIX] | --live\n";
   return kUsageError;
 }
 
@@ -59,12 +61,21 @@ struct Target {
   std::string vhost_prefix;
 };
 
-// Takes --url, --node and --vhost-prefix out of `args`. False on a bad one.
+std::string EnvOr(const char* name, const char* fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? value : fallback;
+}
+
+// Takes --url, --node, --live and --vhost-prefix out of `args`. False on a
+// bad one.
 bool ParseTarget(std::vector<std::string_view>& args, Target* target) {
   std::vector<std::string_view> rest;
   for (size_t i = 0; i < args.size(); ++i) {
     const bool has_value = i + 1 < args.size();
-    if (args[i] == "--url" && has_value) {
+    if (args[i] == "--live") {
+      target->broker.url = EnvOr("WARREN_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/");
+      target->broker.node = EnvOr("WARREN_RABBITMQ_NODE", "rabbit@localhost");
+    } else if (args[i] == "--url" && has_value) {
       target->broker.url = std::string(args[++i]);
     } else if (args[i] == "--node" && has_value) {
       target->broker.node = std::string(args[++i]);
