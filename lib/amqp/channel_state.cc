@@ -71,24 +71,24 @@ std::vector<ConsumerEntry> ChannelState::Consumers() const {
   return out;
 }
 
-bool ChannelState::HasConsumers() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return !consumers_.empty();
-}
-
-std::optional<ConsumerEntry> ChannelState::FindConsumer(const std::string& tag) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = consumers_.find(tag);
-  if (it == consumers_.end()) return std::nullopt;
-  return it->second;
-}
-
 uint64_t ChannelState::Delivered(uint64_t broker_tag, bool no_ack) {
   std::lock_guard<std::mutex> lock(mu_);
+  return DeliveredLocked(broker_tag, no_ack);
+}
+
+uint64_t ChannelState::DeliveredLocked(uint64_t broker_tag, bool no_ack) {
   const uint64_t tag = broker_tag + tag_offset_;
   if (tag > last_tag_) last_tag_ = tag;
   if (!no_ack) unacked_.insert(tag);
   return tag;
+}
+
+std::optional<ChannelState::Routed> ChannelState::DeliveredTo(const std::string& consumer_tag,
+                                                              uint64_t broker_tag) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = consumers_.find(consumer_tag);
+  if (it == consumers_.end()) return std::nullopt;
+  return Routed{it->second.callback, DeliveredLocked(broker_tag, it->second.options.no_ack)};
 }
 
 absl::StatusOr<SettleTarget> ChannelState::Settle(uint64_t delivery_tag, bool multiple) {

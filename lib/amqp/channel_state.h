@@ -72,13 +72,18 @@ class ChannelState {
   // Removes and returns the consumer (nullopt for an unknown tag).
   std::optional<ConsumerEntry> RemoveConsumer(const std::string& tag);
   std::vector<ConsumerEntry> Consumers() const;
-  bool HasConsumers() const;
 
-  // A delivery or basic.get-ok arrived with the broker's tag: returns the
-  // API's tag, recorded as unacked unless `no_ack`.
+  // A basic.get-ok arrived with the broker's tag: returns the API's tag,
+  // recorded as unacked unless `no_ack`.
   uint64_t Delivered(uint64_t broker_tag, bool no_ack);
-  // Whether a delivery arrives for a consumer with no_ack.
-  std::optional<ConsumerEntry> FindConsumer(const std::string& tag) const;
+  // A basic.deliver for `consumer_tag` arrived with the broker's tag: the
+  // consumer's callback and the API's tag (unacked unless the consumer is
+  // no_ack); nullopt when the consumer is gone.
+  struct Routed {
+    std::shared_ptr<const ConsumerCallback> callback;
+    uint64_t delivery_tag = 0;
+  };
+  std::optional<Routed> DeliveredTo(const std::string& consumer_tag, uint64_t broker_tag);
   // Checks and removes the tags an ack/nack/reject names, as RabbitMQ's
   // collect_acks does. Errors: 406 for a tag that is not unacked.
   absl::StatusOr<SettleTarget> Settle(uint64_t delivery_tag, bool multiple);
@@ -117,6 +122,7 @@ class ChannelState {
 
  private:
   void PostedConfirms();
+  uint64_t DeliveredLocked(uint64_t broker_tag, bool no_ack);
   // Posts `task` to the mailbox, marked as running on this dispatcher.
   void Post(absl::AnyInvocable<void() &&> task);
 

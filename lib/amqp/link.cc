@@ -686,14 +686,14 @@ void Link::OnContentDone(Wire& wire) {
   Message message(std::move(content.body), std::move(content.properties));
   switch (content.method) {
     case AMQP_BASIC_DELIVER_METHOD: {
-      std::optional<ConsumerEntry> consumer = wire.state->FindConsumer(content.consumer_tag);
+      std::optional<ChannelState::Routed> routed =
+          wire.state->DeliveredTo(content.consumer_tag, content.delivery_tag);
       // No consumer: cancelled or closed here while the delivery was on the
       // wire; the broker requeues it when the channel closes.
-      if (!consumer) return;
-      const uint64_t tag = wire.state->Delivered(content.delivery_tag, consumer->options.no_ack);
-      wire.state->Dispatch(consumer->callback,
+      if (!routed) return;
+      wire.state->Dispatch(std::move(routed->callback),
                            Delivery{.consumer_tag = std::move(content.consumer_tag),
-                                    .delivery_tag = tag,
+                                    .delivery_tag = routed->delivery_tag,
                                     .redelivered = content.redelivered,
                                     .exchange = std::move(content.exchange),
                                     .routing_key = std::move(content.routing_key),

@@ -129,7 +129,6 @@ class Link {
   absl::Status Availability() const;
 
   Topology& topology() { return topology_; }
-  dispatch::Dispatcher& dispatcher() { return *dispatcher_; }
 
  private:
   enum class State { kOpen, kRecovering, kClosed };
