@@ -15,9 +15,9 @@ constexpr uint16_t kPrefetch = 50;
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Audit>> Audit::Start(warren::Broker& broker,
+absl::StatusOr<std::unique_ptr<Audit>> Audit::Start(std::string_view bus_url,
                                                     std::function<void()> on_progress) {
-  absl::StatusOr<BusLink> link = ConnectToBus(broker);
+  absl::StatusOr<BusLink> link = ConnectToBus(bus_url);
   if (!link.ok()) return link.status();
   absl::Status subscribed = Subscribe(*link->channel, kAuditQueue, {"#"});
   if (!subscribed.ok()) return subscribed;
@@ -25,7 +25,8 @@ absl::StatusOr<std::unique_ptr<Audit>> Audit::Start(warren::Broker& broker,
   if (!qos.ok()) return qos;
   std::unique_ptr<Audit> audit(new Audit(*std::move(link), std::move(on_progress)));
   absl::StatusOr<std::string> consumer = audit->link_.channel->BasicConsume(
-      kAuditQueue, [self = audit.get()](const warren::Delivery& delivery) { self->OnEvent(delivery); });
+      kAuditQueue,
+      [self = audit.get()](const warren::Delivery& delivery) { self->OnEvent(delivery); });
   if (!consumer.ok()) return consumer.status();
   return audit;
 }

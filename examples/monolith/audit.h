@@ -15,7 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "event_bus.h"
-#include "warren/broker.h"
+#include "warren/channel.h"
 
 namespace monolith {
 
@@ -26,9 +26,10 @@ class Audit {
     int events_seen = 0;  // acked; counted last
   };
 
-  // Connects, subscribes to every event and starts consuming. `on_progress`
-  // is called after each event the module acks, from a dispatcher thread.
-  static absl::StatusOr<std::unique_ptr<Audit>> Start(warren::Broker& broker,
+  // Connects to the broker at `bus_url`, subscribes to every event and starts
+  // consuming. `on_progress` is called after each event the module acks,
+  // from a dispatcher thread.
+  static absl::StatusOr<std::unique_ptr<Audit>> Start(std::string_view bus_url,
                                                       std::function<void()> on_progress);
 
   Stats stats() const;

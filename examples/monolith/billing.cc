@@ -29,14 +29,14 @@ FailureAction RequeueOnce::OnChargeFailed(const warren::Delivery& delivery) {
   return delivery.redelivered ? FailureAction::kReject : FailureAction::kRequeue;
 }
 
-absl::StatusOr<std::unique_ptr<Billing>> Billing::Start(warren::Broker& broker,
+absl::StatusOr<std::unique_ptr<Billing>> Billing::Start(std::string_view bus_url,
                                                         PaymentGateway& gateway,
                                                         BillingOptions options,
                                                         std::function<void()> on_progress) {
   if (options.workers < 1 || options.failure_policy == nullptr) {
     return absl::InvalidArgumentError("billing needs a worker and a failure policy");
   }
-  absl::StatusOr<BusLink> link = ConnectToBus(broker);
+  absl::StatusOr<BusLink> link = ConnectToBus(bus_url);
   if (!link.ok()) return link.status();
   absl::StatusOr<warren::FieldTable> work_queue_arguments =
       options.failure_policy->DeclareTopology(*link->channel);
@@ -92,8 +92,8 @@ void Billing::OnOrderCreated(size_t worker, warren::Channel& channel,
   CountSettled();
 }
 
-void Billing::ChargeOrder(size_t worker, warren::Channel& channel,
-                          const warren::Delivery& delivery, const OrderEvent& order) {
+void Billing::ChargeOrder(size_t worker, warren::Channel& channel, const warren::Delivery& delivery,
+                          const OrderEvent& order) {
   absl::Status charged = gateway_.Charge(order);
   if (!charged.ok()) {
     HandleFailedCharge(channel, delivery, order, charged);

@@ -20,7 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "event_bus.h"
-#include "warren/broker.h"
+#include "warren/channel.h"
 
 namespace monolith {
 
@@ -90,11 +90,11 @@ class Billing {
     int deliveries_settled = 0;  // acked, nacked or rejected; counted last
   };
 
-  // Connects, declares the failure policy's topology and the work queue,
-  // and starts the workers, each on a channel of its own. `gateway` must
-  // outlive the broker's callbacks. `on_progress` is called after each
-  // delivery billing settles, from a dispatcher thread.
-  static absl::StatusOr<std::unique_ptr<Billing>> Start(warren::Broker& broker,
+  // Connects to the broker at `bus_url`, declares the failure policy's
+  // topology and the work queue, and starts the workers, each on a channel of
+  // its own. `gateway` must outlive the broker's callbacks. `on_progress` is
+  // called after each delivery billing settles, from a dispatcher thread.
+  static absl::StatusOr<std::unique_ptr<Billing>> Start(std::string_view bus_url,
                                                         PaymentGateway& gateway,
                                                         BillingOptions options,
                                                         std::function<void()> on_progress);

@@ -8,6 +8,8 @@
 #include <string>
 #include <utility>
 
+#include "warren/connect.h"
+
 namespace monolith {
 namespace {
 
@@ -18,9 +20,9 @@ constexpr std::string_view kAmountHeader = "amount-cents";
 
 }  // namespace
 
-absl::StatusOr<BusLink> ConnectToBus(warren::Broker& broker) {
+absl::StatusOr<BusLink> ConnectToBus(std::string_view bus_url) {
   BusLink link;
-  absl::StatusOr<std::unique_ptr<warren::Connection>> connection = broker.Connect();
+  absl::StatusOr<std::unique_ptr<warren::Connection>> connection = warren::Connect(bus_url);
   if (!connection.ok()) return connection.status();
   link.connection = *std::move(connection);
   absl::StatusOr<std::unique_ptr<warren::Channel>> channel = link.connection->OpenChannel();
@@ -51,8 +53,9 @@ absl::Status PublishEvent(warren::Channel& channel, std::string_view routing_key
   properties.content_type = "text/plain";
   properties.delivery_mode = 2;
   properties.app_id = std::string(module);
-  properties.headers = warren::FieldTable{{std::string(kOrderIdHeader), int32_t{event.order_id}},
-                                          {std::string(kAmountHeader), int32_t{event.amount_cents}}};
+  properties.headers =
+      warren::FieldTable{{std::string(kOrderIdHeader), int32_t{event.order_id}},
+                         {std::string(kAmountHeader), int32_t{event.amount_cents}}};
   std::string summary = std::string(routing_key) + " order " + std::to_string(event.order_id);
   return channel.BasicPublish(kEventExchange, routing_key,
                               warren::Message(std::move(summary), std::move(properties)));

@@ -3,8 +3,9 @@
 // few steps every module takes to get onto the bus.
 //
 // A module includes this and warren's public API, never another module's
-// header: that is what lets a module move into its own process later and talk
-// to RabbitMQ instead, with this contract unchanged.
+// header, and reaches the broker only through a URL: that is what lets a
+// module move into its own process later and talk to RabbitMQ (amqp://...)
+// instead, with its code and this contract unchanged.
 #ifndef WARREN_EXAMPLES_MONOLITH_EVENT_BUS_H_
 #define WARREN_EXAMPLES_MONOLITH_EVENT_BUS_H_
 
@@ -15,7 +16,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "warren/broker.h"
+#include "warren/channel.h"
+#include "warren/connection.h"
+#include "warren/message.h"
 
 namespace monolith {
 
@@ -25,8 +28,8 @@ inline constexpr std::string_view kEventExchange = "orders";
 
 // Routing keys are "<entity>.<what happened>"; each module publishes only its
 // own entity's.
-inline constexpr std::string_view kOrderCreated = "order.created";       // orders
-inline constexpr std::string_view kOrderPaid = "order.paid";             // orders
+inline constexpr std::string_view kOrderCreated = "order.created";          // orders
+inline constexpr std::string_view kOrderPaid = "order.paid";                // orders
 inline constexpr std::string_view kPaymentSucceeded = "payment.succeeded";  // billing
 inline constexpr std::string_view kPaymentFailed = "payment.failed";        // billing
 inline constexpr std::string_view kShipmentSent = "shipment.sent";          // shipping
@@ -43,9 +46,10 @@ struct BusLink {
   std::unique_ptr<warren::Channel> channel;
 };
 
-// Connects a module and declares the event exchange. Every module declares
-// it, as RabbitMQ clients do, so that none depends on another starting first.
-absl::StatusOr<BusLink> ConnectToBus(warren::Broker& broker);
+// Connects a module to the broker at `bus_url` (see warren/connect.h) and
+// declares the event exchange. Every module declares it, as RabbitMQ clients
+// do, so that none depends on another starting first.
+absl::StatusOr<BusLink> ConnectToBus(std::string_view bus_url);
 
 // Declares a module's durable queue `queue` and binds it to the event
 // exchange once per routing key (patterns allowed).

@@ -13,16 +13,17 @@ constexpr std::string_view kPaymentsQueue = "orders.payments";
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Orders>> Orders::Start(warren::Broker& broker,
+absl::StatusOr<std::unique_ptr<Orders>> Orders::Start(std::string_view bus_url,
                                                       std::function<void()> on_progress) {
-  absl::StatusOr<BusLink> link = ConnectToBus(broker);
+  absl::StatusOr<BusLink> link = ConnectToBus(bus_url);
   if (!link.ok()) return link.status();
   absl::Status subscribed = Subscribe(*link->channel, kPaymentsQueue, {kPaymentSucceeded});
   if (!subscribed.ok()) return subscribed;
   std::unique_ptr<Orders> orders(new Orders(*std::move(link), std::move(on_progress)));
   absl::StatusOr<std::string> consumer = orders->link_.channel->BasicConsume(
-      kPaymentsQueue,
-      [self = orders.get()](const warren::Delivery& delivery) { self->OnPaymentSucceeded(delivery); });
+      kPaymentsQueue, [self = orders.get()](const warren::Delivery& delivery) {
+        self->OnPaymentSucceeded(delivery);
+      });
   if (!consumer.ok()) return consumer.status();
   return orders;
 }

@@ -15,7 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "event_bus.h"
-#include "warren/broker.h"
+#include "warren/channel.h"
 
 namespace monolith {
 
@@ -27,10 +27,11 @@ class Orders {
     int deliveries_settled = 0;  // acked; counted last, when nothing is left to do
   };
 
-  // Connects, subscribes to payment.succeeded and starts consuming.
-  // `on_progress` is called after each delivery the module settles, from a
-  // dispatcher thread, so that its host can follow without polling.
-  static absl::StatusOr<std::unique_ptr<Orders>> Start(warren::Broker& broker,
+  // Connects to the broker at `bus_url`, subscribes to payment.succeeded and
+  // starts consuming. `on_progress` is called after each delivery the module
+  // settles, from a dispatcher thread, so that its host can follow without
+  // polling.
+  static absl::StatusOr<std::unique_ptr<Orders>> Start(std::string_view bus_url,
                                                        std::function<void()> on_progress);
 
   // Records a new order and publishes order.created. Returns its id.

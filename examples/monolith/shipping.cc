@@ -15,9 +15,9 @@ constexpr uint16_t kPrefetch = 10;
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Shipping>> Shipping::Start(warren::Broker& broker,
+absl::StatusOr<std::unique_ptr<Shipping>> Shipping::Start(std::string_view bus_url,
                                                           std::function<void()> on_progress) {
-  absl::StatusOr<BusLink> link = ConnectToBus(broker);
+  absl::StatusOr<BusLink> link = ConnectToBus(bus_url);
   if (!link.ok()) return link.status();
   absl::Status subscribed = Subscribe(*link->channel, kPaidOrdersQueue, {kOrderPaid});
   if (!subscribed.ok()) return subscribed;

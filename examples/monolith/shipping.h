@@ -13,7 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "event_bus.h"
-#include "warren/broker.h"
+#include "warren/channel.h"
 
 namespace monolith {
 
@@ -25,10 +25,10 @@ class Shipping {
     int deliveries_settled = 0;  // acked; counted last
   };
 
-  // Connects, subscribes to order.paid and starts consuming. `on_progress`
-  // is called after each delivery the module settles, from a dispatcher
-  // thread.
-  static absl::StatusOr<std::unique_ptr<Shipping>> Start(warren::Broker& broker,
+  // Connects to the broker at `bus_url`, subscribes to order.paid and starts
+  // consuming. `on_progress` is called after each delivery the module
+  // settles, from a dispatcher thread.
+  static absl::StatusOr<std::unique_ptr<Shipping>> Start(std::string_view bus_url,
                                                          std::function<void()> on_progress);
 
   Stats stats() const;

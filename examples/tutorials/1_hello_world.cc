@@ -2,10 +2,9 @@
 // against warren.
 //
 // The tutorial's two programs, receive.py and send.py, run here as two
-// connections of one process: the receiver consumes from the queue "hello",
-// the sender publishes one message to it through the default exchange. The
-// program waits for the message to arrive and exits 0; it touches nothing
-// outside this file but warren's public API and examples/example_support.h.
+// connections of one process: the sender publishes one message to the queue
+// "hello" through the default exchange, then the receiver consumes it. The
+// program waits for the message to arrive and exits 0.
 
 #include <cstdio>
 #include <string>
@@ -21,23 +20,9 @@ int main() {
   examples::Inbox received;
   auto broker = Check(warren::Broker::Create(), "create the broker");
 
-  // receive.py. Both sides declare the queue, since either may start first;
-  // declaring an existing queue with the same flags is a no-op.
-  auto receiver = Check(broker->Connect(), "connect the receiver");
-  auto receive_channel = Check(receiver->OpenChannel(), "open the receiver's channel");
-  Check(receive_channel->QueueDeclare("hello"), "declare queue 'hello'");
-  Check(receive_channel->BasicConsume(
-            "hello",
-            [&](const warren::Delivery& delivery) {
-              std::string body(delivery.message.body());
-              std::printf(" [x] Received %s\n", body.c_str());
-              received.Add(body);
-            },
-            {.no_ack = true}),
-        "consume from 'hello'");
-  std::printf(" [*] Waiting for messages\n");
-
-  // send.py
+  // send.py. Both sides declare the queue, since either may start first;
+  // declaring an existing queue with the same flags is a no-op. The queue
+  // keeps the message until a consumer comes.
   auto sender = Check(broker->Connect(), "connect the sender");
   auto send_channel = Check(sender->OpenChannel(), "open the sender's channel");
   Check(send_channel->QueueDeclare("hello"), "declare queue 'hello'");
@@ -45,6 +30,20 @@ int main() {
         "publish to 'hello'");
   std::printf(" [x] Sent 'Hello World!'\n");
   Check(sender->Close(), "close the sender");
+
+  // receive.py
+  auto receiver = Check(broker->Connect(), "connect the receiver");
+  auto receive_channel = Check(receiver->OpenChannel(), "open the receiver's channel");
+  Check(receive_channel->QueueDeclare("hello"), "declare queue 'hello'");
+  std::printf(" [*] Waiting for messages\n");
+  Check(receive_channel->BasicConsume("hello",
+                                      [&](const warren::Delivery& delivery) {
+                                        std::string body(delivery.message.body());
+                                        std::printf(" [x] Received %s\n", body.c_str());
+                                        received.Add(body);
+                                      },
+                                      {.no_ack = true}),
+        "consume from 'hello'");
 
   if (!received.Expect("receiver", {"Hello World!"})) return 1;
   Check(receiver->Close(), "close the receiver");

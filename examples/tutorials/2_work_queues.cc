@@ -26,9 +26,8 @@ using examples::Check;
 namespace {
 
 // The tutorial's own example tasks.
-const std::vector<std::string> kTasks = {"First message.", "Second message..",
-                                         "Third message...", "Fourth message....",
-                                         "Fifth message....."};
+const std::vector<std::string> kTasks = {"First message.", "Second message..", "Third message...",
+                                         "Fourth message....", "Fifth message....."};
 
 // The tutorial works a second per dot; a tenth keeps the test quick while a
 // long task still holds its worker long enough for the other to take the next.
@@ -49,18 +48,17 @@ Worker StartWorker(warren::Broker& broker, int id, std::atomic<int>& tasks_done,
   warren::Channel* channel = worker.channel.get();
   Check(channel->QueueDeclare("task_queue", {.durable = true}), "declare 'task_queue'");
   Check(channel->BasicQos(1), "set prefetch 1");
-  Check(channel->BasicConsume(
-            "task_queue",
-            [channel, id, &tasks_done, &done](const warren::Delivery& delivery) {
-              std::string task(delivery.message.body());
-              std::printf(" [worker %d] Received '%s'\n", id, task.c_str());
-              std::this_thread::sleep_for(kWorkPerDot *
-                                          std::count(task.begin(), task.end(), '.'));
-              std::printf(" [worker %d] Done\n", id);
-              Check(channel->BasicAck(delivery.delivery_tag), "ack a task");
-              ++tasks_done;
-              done.Add(task);
-            }),
+  Check(channel->BasicConsume("task_queue",
+                              [channel, id, &tasks_done, &done](const warren::Delivery& delivery) {
+                                std::string task(delivery.message.body());
+                                std::printf(" [worker %d] Received '%s'\n", id, task.c_str());
+                                std::this_thread::sleep_for(
+                                    kWorkPerDot * std::count(task.begin(), task.end(), '.'));
+                                std::printf(" [worker %d] Done\n", id);
+                                Check(channel->BasicAck(delivery.delivery_tag), "ack a task");
+                                ++tasks_done;
+                                done.Add(task);
+                              }),
         "consume from 'task_queue'");
   std::printf(" [worker %d] Waiting for messages\n", id);
   return worker;

@@ -38,14 +38,13 @@ LogReceiver ReceiveLogs(warren::Broker& broker, const std::string& name, example
   warren::QueueDeclareResult queue =
       Check(channel.QueueDeclare("", {.exclusive = true}), "declare a server-named queue");
   Check(channel.QueueBind(queue.queue, "logs", ""), "bind to 'logs'");
-  Check(channel.BasicConsume(
-            queue.queue,
-            [name, &inbox](const warren::Delivery& delivery) {
-              std::string line(delivery.message.body());
-              std::printf(" [%s] %s\n", name.c_str(), line.c_str());
-              inbox.Add(line);
-            },
-            {.no_ack = true}),
+  Check(channel.BasicConsume(queue.queue,
+                             [name, &inbox](const warren::Delivery& delivery) {
+                               std::string line(delivery.message.body());
+                               std::printf(" [%s] %s\n", name.c_str(), line.c_str());
+                               inbox.Add(line);
+                             },
+                             {.no_ack = true}),
         "consume logs");
   std::printf(" [%s] Waiting for logs on %s\n", name.c_str(), queue.queue.c_str());
   return receiver;

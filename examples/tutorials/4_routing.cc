@@ -51,14 +51,14 @@ LogReceiver ReceiveLogs(warren::Broker& broker, const std::string& name,
   for (const std::string& severity : severities) {
     Check(channel.QueueBind(queue.queue, "direct_logs", severity), "bind a severity");
   }
-  Check(channel.BasicConsume(
-            queue.queue,
-            [name, &inbox](const warren::Delivery& delivery) {
-              std::string line = delivery.routing_key + ":" + std::string(delivery.message.body());
-              std::printf(" [%s] %s\n", name.c_str(), line.c_str());
-              inbox.Add(std::move(line));
-            },
-            {.no_ack = true}),
+  Check(channel.BasicConsume(queue.queue,
+                             [name, &inbox](const warren::Delivery& delivery) {
+                               std::string line = delivery.routing_key + ":" +
+                                                  std::string(delivery.message.body());
+                               std::printf(" [%s] %s\n", name.c_str(), line.c_str());
+                               inbox.Add(std::move(line));
+                             },
+                             {.no_ack = true}),
         "consume logs");
   std::printf(" [%s] Waiting for logs on %s\n", name.c_str(), queue.queue.c_str());
   return receiver;
@@ -74,7 +74,8 @@ int main() {
   auto broker = Check(warren::Broker::Create(), "create the broker");
 
   LogReceiver disk = ReceiveLogs(*broker, "to disk", {"error"}, disk_inbox);
-  LogReceiver screen = ReceiveLogs(*broker, "to screen", {"info", "warning", "error"}, screen_inbox);
+  LogReceiver screen =
+      ReceiveLogs(*broker, "to screen", {"info", "warning", "error"}, screen_inbox);
 
   // emit_log_direct.py, once per line.
   auto emitter = Check(broker->Connect(), "connect the emitter");

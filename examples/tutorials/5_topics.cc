@@ -52,14 +52,14 @@ LogReceiver ReceiveLogs(warren::Broker& broker, const std::string& pattern,
   warren::QueueDeclareResult queue =
       Check(channel.QueueDeclare("", {.exclusive = true}), "declare a server-named queue");
   Check(channel.QueueBind(queue.queue, "topic_logs", pattern), "bind a pattern");
-  Check(channel.BasicConsume(
-            queue.queue,
-            [pattern, &inbox](const warren::Delivery& delivery) {
-              std::string line = delivery.routing_key + ":" + std::string(delivery.message.body());
-              std::printf(" [%s] %s\n", pattern.c_str(), line.c_str());
-              inbox.Add(std::move(line));
-            },
-            {.no_ack = true}),
+  Check(channel.BasicConsume(queue.queue,
+                             [pattern, &inbox](const warren::Delivery& delivery) {
+                               std::string line = delivery.routing_key + ":" +
+                                                  std::string(delivery.message.body());
+                               std::printf(" [%s] %s\n", pattern.c_str(), line.c_str());
+                               inbox.Add(std::move(line));
+                             },
+                             {.no_ack = true}),
         "consume logs");
   std::printf(" [%s] Waiting for logs on %s\n", pattern.c_str(), queue.queue.c_str());
   return receiver;
@@ -102,12 +102,13 @@ int main() {
   }
   Check(emitter->Close(), "close the emitter");
 
-  bool kern_ok = kern_inbox.Expect("receiver 'kern.*'", LinesWithKeys({"kern.info", "kern.critical"}));
+  bool kern_ok =
+      kern_inbox.Expect("receiver 'kern.*'", LinesWithKeys({"kern.info", "kern.critical"}));
   bool critical_ok = critical_inbox.Expect("receiver '*.critical'",
                                            LinesWithKeys({"cron.critical", "kern.critical"}));
-  bool all_ok = all_inbox.Expect("receiver '#'",
-                                 LinesWithKeys({"cron.info", "kern.info", "cron.critical",
-                                                "kern.disk.critical", "kern.critical"}));
+  bool all_ok =
+      all_inbox.Expect("receiver '#'", LinesWithKeys({"cron.info", "kern.info", "cron.critical",
+                                                      "kern.disk.critical", "kern.critical"}));
   if (!kern_ok || !critical_ok || !all_ok) return 1;
   std::printf("'kern.*' got 2 lines, '*.critical' got 2, '#' got all %zu\n", kLogLines.size());
   for (LogReceiver* receiver : {&kern, &critical, &all}) {

@@ -7,7 +7,9 @@
 // server-named exclusive callback queue, sends requests carrying reply_to and
 // a fresh correlation_id, and matches each response to its request by that
 // id. Server and client run here as two connections of one process; the
-// program checks the answers and exits 0.
+// program checks the answers and exits 0. warren/rpc.h packages the same
+// pattern (RpcClient, ServeRpc, over direct reply-to); this file spells it
+// out, as the tutorial does.
 
 #include <charconv>
 #include <cstdio>
@@ -61,9 +63,9 @@ RpcServer StartServer(warren::Broker& broker, examples::Inbox& served) {
               std::printf(" [.] fib(%d)\n", n);
               warren::BasicProperties response;
               response.correlation_id = request.correlation_id;
-              Check(channel->BasicPublish("", *request.reply_to,
-                                          warren::Message(std::to_string(Fib(n)),
-                                                          std::move(response))),
+              Check(channel->BasicPublish(
+                        "", *request.reply_to,
+                        warren::Message(std::to_string(Fib(n)), std::move(response))),
                     "publish a response");
               Check(channel->BasicAck(delivery.delivery_tag), "ack a request");
               served.Add(std::string(body));
@@ -80,12 +82,11 @@ class FibonacciRpcClient {
   explicit FibonacciRpcClient(warren::Broker& broker) {
     connection_ = Check(broker.Connect(), "connect the client");
     channel_ = Check(connection_->OpenChannel(), "open the client's channel");
-    callback_queue_ = Check(channel_->QueueDeclare("", {.exclusive = true}),
-                            "declare the callback queue")
-                          .queue;
-    Check(channel_->BasicConsume(
-              callback_queue_, [this](const warren::Delivery& delivery) { OnResponse(delivery); },
-              {.no_ack = true}),
+    callback_queue_ =
+        Check(channel_->QueueDeclare("", {.exclusive = true}), "declare the callback queue").queue;
+    Check(channel_->BasicConsume(callback_queue_,
+                                 [this](const warren::Delivery& delivery) { OnResponse(delivery); },
+                                 {.no_ack = true}),
           "consume from the callback queue");
   }
 
