@@ -138,7 +138,9 @@ absl::StatusOr<std::unique_ptr<Connection>> Broker::Connect(ConnectOptions optio
 }
 
 size_t Broker::ProcessEvents(absl::Duration timeout) {
-  return impl_->dispatcher().ProcessEvents(timeout);
+  const size_t before = dispatch::Dispatcher::CallbacksRunOnThisThread();
+  impl_->dispatcher().ProcessEvents(timeout);
+  return dispatch::Dispatcher::CallbacksRunOnThisThread() - before;
 }
 
 Clock& Broker::clock() const { return impl_->clock(); }

@@ -38,6 +38,14 @@ void Dispatcher::Schedule(Task task) {
   ready_.notify_one();
 }
 
+namespace {
+thread_local size_t callbacks_run_here = 0;
+}  // namespace
+
+void Dispatcher::NoteCallbackRan() { ++callbacks_run_here; }
+
+size_t Dispatcher::CallbacksRunOnThisThread() { return callbacks_run_here; }
+
 size_t Dispatcher::ProcessEvents(absl::Duration timeout) {
   if (mode_ != Dispatch::kManual) return 0;
   const absl::Time deadline = absl::Now() + timeout;

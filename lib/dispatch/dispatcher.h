@@ -39,9 +39,16 @@ class Dispatcher {
   // Runs `task` later, never inline. After Shutdown() tasks are dropped.
   void Schedule(Task task);
 
-  // Dispatch::kManual: see Broker::ProcessEvents. Returns tasks run. With a
-  // seed, each next task is drawn from the ready ones by the PRNG.
+  // Dispatch::kManual: runs tasks as Broker::ProcessEvents describes and
+  // returns how many tasks ran. With a seed, each next task is drawn from
+  // the ready ones by the PRNG.
   size_t ProcessEvents(absl::Duration timeout);
+
+  // SerialQueue counts each callback it runs here: a task may run several,
+  // or none (a closed channel's turn), and Broker::ProcessEvents reports
+  // callbacks.
+  static void NoteCallbackRan();
+  static size_t CallbacksRunOnThisThread();
 
   // True when ProcessEvents draws tasks by a seed; SerialQueue then runs one
   // task per turn, so that channels can interleave at every callback.

@@ -42,6 +42,14 @@ void SerialQueue::RunBatch() {
       pending_.pop_front();
     }
     std::move(task)();
+    Dispatcher::NoteCallbackRan();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (pending_.empty()) {
+      scheduled_ = false;
+      return;
+    }
   }
   dispatcher_->Schedule([self = shared_from_this()]() mutable { self->RunBatch(); });
 }
