@@ -23,7 +23,7 @@ struct Payload {
   std::array<std::byte, kBytes> bytes{};
 };
 
-// Calls make<N>() for the payload size of `shape`, or sets *error.
+// SubjectType<N> for the payload size N of `shape`, or null with *error.
 template <template <size_t> class SubjectType>
 std::unique_ptr<Subject> ForPayloadSize(const Shape& shape, std::string* error) {
   switch (shape.body_bytes) {

@@ -1,9 +1,13 @@
 // Routing fixtures: bindings, a hand-built snapshot, a rejecting topology.
 #include "support/warren_routing.h"
 
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <tuple>
 #include <utility>
 #include <vector>
 
