@@ -193,6 +193,7 @@ class Queue : public std::enable_shared_from_this<Queue> {
   std::atomic<bool> deleted_{false};
 
   std::mutex mu_;
+  std::vector<Envelope> intake_batch_;  // drained from intake_, then accepted
   std::vector<Level> levels_;  // by priority, lowest first
   uint64_t ready_count_ = 0;
   uint64_t ready_bytes_ = 0;
