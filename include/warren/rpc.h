@@ -69,7 +69,9 @@ class RpcClient {
 // message, published to the request's reply_to through the default exchange
 // with the request's correlation_id; then acks the request. A request
 // without reply_to is acked unanswered. Returns the consumer tag; cancel it
-// to stop serving. Errors: those of BasicConsume.
+// to stop serving; `channel` must outlive the serving (cancel, close the
+// channel's connection or destroy the broker first: a request may be in the
+// handler). Errors: those of BasicConsume.
 absl::StatusOr<std::string> ServeRpc(Channel& channel, std::string_view queue,
                                      std::function<Message(const Delivery&)> handler);
 
