@@ -170,31 +170,33 @@ absl::StatusOr<QueueDeclareResult> InprocChannel::QueueDeclare(
   return declared;
 }
 
-absl::Status InprocChannel::QueueBind(std::string_view queue, std::string_view exchange,
-                                      std::string_view routing_key,
-                                      const FieldTable& arguments) {
+absl::Status InprocChannel::ChangeQueueBinding(BindingChange change, std::string_view queue,
+                                               std::string_view exchange,
+                                               std::string_view routing_key,
+                                               const FieldTable& arguments) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   if (absl::Status s = CheckShortStrings({queue, exchange, routing_key}); !s.ok()) return s;
   absl::StatusOr<std::string> name = ResolveQueueName(queue);
   if (!name.ok()) return Fail(name.status());
-  // RabbitMQ's shortcut: no queue and no key bind the last queue by its name.
+  // RabbitMQ's shortcut: no queue and no key name the last queue by its name.
   const std::string key =
       queue.empty() && routing_key.empty() ? *name : std::string(routing_key);
-  return Fail(vhost_.QueueBind(*name, exchange, key, arguments, connection_->id()));
+  return Fail((vhost_.*change)(*name, exchange, key, arguments, connection_->id()));
+}
+
+absl::Status InprocChannel::QueueBind(std::string_view queue, std::string_view exchange,
+                                      std::string_view routing_key,
+                                      const FieldTable& arguments) {
+  return ChangeQueueBinding(&broker::VirtualHost::QueueBind, queue, exchange, routing_key,
+                            arguments);
 }
 
 absl::Status InprocChannel::QueueUnbind(std::string_view queue, std::string_view exchange,
                                         std::string_view routing_key,
                                         const FieldTable& arguments) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({queue, exchange, routing_key}); !s.ok()) return s;
-  absl::StatusOr<std::string> name = ResolveQueueName(queue);
-  if (!name.ok()) return Fail(name.status());
-  const std::string key =
-      queue.empty() && routing_key.empty() ? *name : std::string(routing_key);
-  return Fail(vhost_.QueueUnbind(*name, exchange, key, arguments, connection_->id()));
+  return ChangeQueueBinding(&broker::VirtualHost::QueueUnbind, queue, exchange, routing_key,
+                            arguments);
 }
 
 absl::StatusOr<uint32_t> InprocChannel::QueuePurge(std::string_view queue) {

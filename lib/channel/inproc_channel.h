@@ -81,6 +81,13 @@ class InprocChannel final : public Channel {
     std::unique_ptr<queue::Queue::ProducerToken> token;
   };
 
+  // queue.bind and queue.unbind: the same checks and shortcut, then `change`.
+  using BindingChange = absl::Status (broker::VirtualHost::*)(
+      std::string_view, std::string_view, std::string_view, const FieldTable&, uint64_t);
+  absl::Status ChangeQueueBinding(BindingChange change, std::string_view queue,
+                                  std::string_view exchange, std::string_view routing_key,
+                                  const FieldTable& arguments);
+
   // All below run with mu_ held.
   // OK while open; else the 504 that names why the channel closed.
   absl::Status CheckOpen() const;
