@@ -97,8 +97,8 @@ TEST(AmqpRecovery, TopologyAndConsumersComeBackAfterTheBrokerClosesTheConnection
   Mailbox named_box;
   Mailbox temporary_box;
   ASSERT_TRUE(ch.BasicConsume("named", [&](const Delivery& d) {
-                  named_box.Add(std::string(d.message.body()));
                   EXPECT_TRUE(ch.BasicAck(d.delivery_tag).ok());
+                  named_box.Add(std::string(d.message.body()));
                 }, {.consumer_tag = "named-consumer"}).ok());
   ASSERT_TRUE(ch.BasicConsume(old_name, [&](const Delivery& d) {
                   temporary_box.Add(std::string(d.message.body()));
