@@ -220,9 +220,9 @@ TEST(SerialQueue, RunsTasksOneAtATimeInOrderOnAThreadPool) {
   std::latch done(kTasks);
   std::atomic<int> other_ran{0};
   Dispatcher d(Pool(2));
-  auto serial = std::make_shared<SerialQueue>(&d);
+  auto serial = MakeTaskQueue(&d);
   // A second queue keeps the other pool thread busy at the same time.
-  auto other = std::make_shared<SerialQueue>(&d);
+  auto other = MakeTaskQueue(&d);
   for (int i = 0; i < kTasks; ++i) {
     serial->Post([&, i] {
       const int now = running.fetch_add(1) + 1;
@@ -247,7 +247,7 @@ TEST(SerialQueue, RunsTasksOneAtATimeInOrderOnAThreadPool) {
 
 TEST(SerialQueue, PostedTasksRunOnlyThroughTheDispatcher) {
   Dispatcher d(Manual());
-  auto serial = std::make_shared<SerialQueue>(&d);
+  auto serial = MakeTaskQueue(&d);
   std::vector<int> ran;
   serial->Post([&] { ran.push_back(1); });
   serial->Post([&] { ran.push_back(2); });
@@ -258,7 +258,7 @@ TEST(SerialQueue, PostedTasksRunOnlyThroughTheDispatcher) {
 
 TEST(SerialQueue, CloseDropsPendingTasksAndLaterPosts) {
   Dispatcher d(Manual());
-  auto serial = std::make_shared<SerialQueue>(&d);
+  auto serial = MakeTaskQueue(&d);
   std::vector<int> ran;
   DestructionProbe pending;
   serial->Post([&ran, guard = std::move(pending.guard)] { ran.push_back(1); });
@@ -273,7 +273,7 @@ TEST(SerialQueue, CloseDropsPendingTasksAndLaterPosts) {
 
 TEST(SerialQueue, CloseFromARunningTaskLetsItFinishAndDropsTheRest) {
   Dispatcher d(Manual());
-  auto serial = std::make_shared<SerialQueue>(&d);
+  auto serial = MakeTaskQueue(&d);
   std::vector<std::string> ran;
   serial->Post([&] {
     serial->Close();

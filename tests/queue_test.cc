@@ -125,8 +125,7 @@ class FakeSink : public DeliverySink {
     return true;
   }
 
-  void Deliver(const std::shared_ptr<Consumer>& consumer, const std::shared_ptr<Queue>&,
-               Envelope envelope) override {
+  void Deliver(const std::shared_ptr<Consumer>& consumer, Queue*, Envelope envelope) override {
     std::lock_guard<std::mutex> lock(mu_);
     delivered_.push_back({consumer->tag, std::string(envelope.publication->message.body()),
                           envelope.redelivered, Unsettled{envelope, consumer}});

@@ -16,7 +16,7 @@ dispatch::Dispatcher* RunningDispatcher() { return running_dispatcher; }
 ChannelState::ChannelState(uint16_t number, dispatch::Dispatcher* dispatcher)
     : number(number),
       dispatcher_(dispatcher),
-      mailbox_(std::make_shared<dispatch::SerialQueue>(dispatcher)) {}
+      mailbox_(dispatch::MakeTaskQueue(dispatcher)) {}
 
 void ChannelState::Post(absl::AnyInvocable<void() &&> task) {
   mailbox_->Post([dispatcher = dispatcher_, task = std::move(task)]() mutable {

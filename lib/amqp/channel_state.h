@@ -152,7 +152,7 @@ class ChannelState {
   std::shared_ptr<std::function<void(const ReturnedMessage&)>> return_handler_;
 
   dispatch::Dispatcher* const dispatcher_;
-  const std::shared_ptr<dispatch::SerialQueue> mailbox_;
+  const std::shared_ptr<dispatch::TaskQueue> mailbox_;
 };
 
 }  // namespace warren::amqp

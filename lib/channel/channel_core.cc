@@ -1,6 +1,7 @@
 // ChannelCore: tags, unacked records, consumers, confirms and the mailbox.
 #include "channel/channel_core.h"
 
+#include <algorithm>
 #include <iterator>
 #include <utility>
 
@@ -20,7 +21,27 @@ Delivery MakeDelivery(std::string consumer_tag, uint64_t tag, const queue::Envel
 }  // namespace
 
 ChannelCore::ChannelCore(dispatch::Dispatcher* dispatcher)
-    : mailbox_(std::make_shared<dispatch::SerialQueue>(dispatcher)) {}
+    : mailbox_(std::make_shared<dispatch::SerialQueue<Mail>>(dispatcher, &ChannelCore::Run)) {}
+
+void ChannelCore::Run(Mail& mail) {
+  if (!mail.consumer) {
+    std::move(mail.task)();
+    return;
+  }
+  const queue::Publication& p = *mail.shown;
+  Delivery& shown = mail.consumer->shown;
+  shown.consumer_tag = mail.consumer->tag;
+  shown.delivery_tag = mail.delivery_tag;
+  shown.redelivered = mail.redelivered;
+  shown.exchange = p.exchange;
+  shown.routing_key = p.routing_key;
+  shown.message = p.message;
+  mail.consumer->callback(shown);
+}
+
+void ChannelCore::PostTask(dispatch::Task task) {
+  mailbox_->Post(Mail{.task = std::move(task)});
+}
 
 bool ChannelCore::TryTakeChannelCredit() {
   const uint32_t limit = global_prefetch_.load(std::memory_order_relaxed);
@@ -31,21 +52,24 @@ bool ChannelCore::TryTakeChannelCredit() {
   return true;
 }
 
-void ChannelCore::Deliver(const std::shared_ptr<queue::Consumer>& consumer,
-                          const std::shared_ptr<queue::Queue>& queue,
+void ChannelCore::Deliver(const std::shared_ptr<queue::Consumer>& consumer, queue::Queue* queue,
                           queue::Envelope envelope) {
-  uint64_t tag;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    tag = next_delivery_tag_++;
-    if (!consumer->no_ack) {
-      // Recorded even if the channel is closing: its close requeues it.
-      unacked_.emplace(tag, UnackedDelivery{queue, {envelope, consumer}});
-    }
+  const bool redelivered = envelope.redelivered;
+  std::shared_ptr<const queue::Publication>& seen =
+      envelope.shown ? envelope.shown : envelope.publication;
+  // The unacked record keeps the envelope; otherwise the mail takes it over.
+  std::shared_ptr<const queue::Publication> shown =
+      consumer->no_ack ? std::move(seen) : seen;
+  std::lock_guard<std::mutex> lock(mu_);
+  const uint64_t tag = next_delivery_tag_++;
+  if (!consumer->no_ack) {
+    // Recorded before the callback can run (and even if the channel is
+    // closing: its close requeues it).
+    unacked_.push_back(
+        {tag, false, UnackedDelivery{queue->shared_from_this(), {std::move(envelope), consumer}}});
+    ++unacked_live_;
   }
-  mailbox_->Post([consumer, delivery = MakeDelivery(consumer->tag, tag, envelope)] {
-    consumer->callback(delivery);
-  });
+  mailbox_->Post(Mail{consumer, std::move(shown), tag, redelivered, {}});
 }
 
 void ChannelCore::Cancelled(const std::shared_ptr<queue::Consumer>& consumer) {
@@ -56,7 +80,7 @@ void ChannelCore::Cancelled(const std::shared_ptr<queue::Consumer>& consumer) {
     consumers_.erase(it);
   }
   if (consumer->on_cancel) {
-    mailbox_->Post([consumer] { consumer->on_cancel(consumer->tag); });
+    PostTask([consumer] { consumer->on_cancel(consumer->tag); });
   }
 }
 
@@ -65,8 +89,26 @@ Delivery ChannelCore::RecordGet(const std::shared_ptr<queue::Queue>& queue,
   std::lock_guard<std::mutex> lock(mu_);
   const uint64_t tag = next_delivery_tag_++;
   Delivery delivery = MakeDelivery("", tag, envelope);
-  if (!no_ack) unacked_.emplace(tag, UnackedDelivery{queue, {std::move(envelope), nullptr}});
+  if (!no_ack) {
+    unacked_.push_back({tag, false, UnackedDelivery{queue, {std::move(envelope), nullptr}}});
+    ++unacked_live_;
+  }
   return delivery;
+}
+
+std::deque<ChannelCore::UnackedEntry>::iterator ChannelCore::FindUnackedLocked(uint64_t tag) {
+  auto it = std::lower_bound(unacked_.begin(), unacked_.end(), tag,
+                             [](const UnackedEntry& e, uint64_t t) { return e.tag < t; });
+  if (it == unacked_.end() || it->tag != tag || it->settled) return unacked_.end();
+  return it;
+}
+
+void ChannelCore::DropSettledLocked() {
+  while (!unacked_.empty() && unacked_.front().settled) unacked_.pop_front();
+  // Holes behind a long-unacked delivery: compact once they dominate.
+  if (unacked_.size() > 64 && unacked_.size() > 2 * unacked_live_) {
+    std::erase_if(unacked_, [](const UnackedEntry& e) { return e.settled; });
+  }
 }
 
 absl::StatusOr<std::vector<UnackedDelivery>> ChannelCore::TakeUnacked(uint64_t delivery_tag,
@@ -79,7 +121,7 @@ absl::StatusOr<std::vector<UnackedDelivery>> ChannelCore::TakeUnacked(uint64_t d
     auto begin = unacked_.begin();
     auto end = unacked_.end();
     if (!(multiple && delivery_tag == 0)) {
-      auto named = unacked_.find(delivery_tag);
+      auto named = FindUnackedLocked(delivery_tag);
       if (named == unacked_.end()) {
         return AmqpError(ReplyCode::kPreconditionFailed,
                          StrCat("unknown delivery tag ", delivery_tag));
@@ -87,8 +129,13 @@ absl::StatusOr<std::vector<UnackedDelivery>> ChannelCore::TakeUnacked(uint64_t d
       end = std::next(named);
       if (!multiple) begin = named;
     }
-    for (auto it = begin; it != end; ++it) taken.push_back(std::move(it->second));
-    unacked_.erase(begin, end);
+    for (auto it = begin; it != end; ++it) {
+      if (it->settled) continue;
+      it->settled = true;
+      --unacked_live_;
+      taken.push_back(std::move(it->unacked));
+    }
+    DropSettledLocked();
   }
   for (const UnackedDelivery& u : taken) {
     if (u.delivery.consumer && !u.delivery.consumer->no_ack) {
@@ -159,11 +206,12 @@ bool ChannelCore::FindConsumer(const std::string& tag,
 std::vector<Delivery> ChannelCore::UnackedDeliveries() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Delivery> deliveries;
-  deliveries.reserve(unacked_.size());
-  for (const auto& [tag, unacked] : unacked_) {
-    const std::shared_ptr<queue::Consumer>& consumer = unacked.delivery.consumer;
+  deliveries.reserve(unacked_live_);
+  for (const UnackedEntry& e : unacked_) {
+    if (e.settled) continue;
+    const std::shared_ptr<queue::Consumer>& consumer = e.unacked.delivery.consumer;
     deliveries.push_back(
-        MakeDelivery(consumer ? consumer->tag : std::string(), tag, unacked.delivery.envelope));
+        MakeDelivery(consumer ? consumer->tag : std::string(), e.tag, e.unacked.delivery.envelope));
   }
   return deliveries;
 }
@@ -186,14 +234,14 @@ void ChannelCore::Confirmed(uint64_t seq, bool ack) {
   std::shared_ptr<std::function<void(const Confirm&)>> handler;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!open_) return;
+    if (!is_open()) return;
     --unconfirmed_;
     if (!ack && !first_nack_) first_nack_ = seq;
     handler = confirm_handler_;
   }
   confirms_changed_.notify_all();
   if (handler) {
-    mailbox_->Post([handler, confirm = Confirm{seq, false, ack}] { (*handler)(confirm); });
+    PostTask([handler, confirm = Confirm{seq, false, ack}] { (*handler)(confirm); });
   }
 }
 
@@ -203,9 +251,9 @@ absl::Status ChannelCore::WaitForConfirms(absl::Duration timeout) {
   }
   std::unique_lock<std::mutex> lock(mu_);
   const bool done = confirms_changed_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [&] {
-    return unconfirmed_ == 0 || !open_;
+    return unconfirmed_ == 0 || !is_open();
   });
-  if (!open_) {
+  if (!is_open()) {
     return AmqpError(ReplyCode::kChannelError,
                      StrCat("channel closed while waiting for confirms: ",
                                   close_reason_.message()));
@@ -240,16 +288,16 @@ void ChannelCore::Return(ReturnedMessage returned) {
     handler = return_handler_;
   }
   if (handler) {
-    mailbox_->Post([handler, returned = std::move(returned)] { (*handler)(returned); });
+    PostTask([handler, returned = std::move(returned)] { (*handler)(returned); });
   }
 }
 
 void ChannelCore::Close(absl::Status reason) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!open_) return;
-    open_ = false;
+    if (!is_open()) return;
     close_reason_ = std::move(reason);
+    open_.store(false, std::memory_order_release);
   }
   confirms_changed_.notify_all();
   mailbox_->Close();
@@ -275,11 +323,6 @@ void SettleAll(std::vector<UnackedDelivery> deliveries, queue::Settlement how) {
       run.clear();
     }
   }
-}
-
-bool ChannelCore::is_open() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return open_;
 }
 
 absl::Status ChannelCore::close_reason() const {

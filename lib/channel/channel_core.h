@@ -16,7 +16,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <map>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -45,8 +45,7 @@ class ChannelCore : public queue::DeliverySink,
 
   // queue::DeliverySink
   bool TryTakeChannelCredit() override;
-  void Deliver(const std::shared_ptr<queue::Consumer>& consumer,
-               const std::shared_ptr<queue::Queue>& queue,
+  void Deliver(const std::shared_ptr<queue::Consumer>& consumer, queue::Queue* queue,
                queue::Envelope envelope) override;
   void Cancelled(const std::shared_ptr<queue::Consumer>& consumer) override;
 
@@ -101,20 +100,48 @@ class ChannelCore : public queue::DeliverySink,
   // the consumers, drops callbacks not yet run, and requeues the unacked
   // deliveries. `reason` is OK for a clean close. A no-op once closed.
   void Close(absl::Status reason);
-  bool is_open() const;
+  bool is_open() const { return open_.load(std::memory_order_acquire); }
   absl::Status close_reason() const;
 
  private:
-  const std::shared_ptr<dispatch::SerialQueue> mailbox_;
+  // What the mailbox runs: a delivery to `consumer` when it is set,
+  // otherwise `task` (a confirm, a return, a cancel notice).
+  struct Mail {
+    std::shared_ptr<queue::Consumer> consumer;
+    std::shared_ptr<const queue::Publication> shown;  // as the consumer sees it
+    uint64_t delivery_tag = 0;
+    bool redelivered = false;
+    dispatch::Task task;
+  };
+  static void Run(Mail& mail);
+  void PostTask(dispatch::Task task);
+
+  // An unacked delivery by tag. Settled entries stay behind, marked, until
+  // they reach the front or outnumber the live ones, so that recording and
+  // settling in tag order allocate nothing.
+  struct UnackedEntry {
+    uint64_t tag = 0;
+    bool settled = false;
+    UnackedDelivery unacked;
+  };
+  // The live entry with `tag`, or unacked_.end().
+  std::deque<UnackedEntry>::iterator FindUnackedLocked(uint64_t tag);
+  void DropSettledLocked();
+
+  const std::shared_ptr<dispatch::SerialQueue<Mail>> mailbox_;
   std::atomic<uint32_t> global_prefetch_{0};
   std::atomic<uint32_t> global_unacked_{0};
   std::atomic<bool> confirming_{false};
 
-  mutable std::mutex mu_;  // a leaf lock
-  bool open_ = true;
+  std::atomic<bool> open_{true};
+
+  // A leaf lock but for the mailbox's, which Deliver takes inside it so
+  // that delivery tags follow the mailbox's order.
+  mutable std::mutex mu_;
   absl::Status close_reason_;
   uint64_t next_delivery_tag_ = 1;
-  std::map<uint64_t, UnackedDelivery> unacked_;
+  std::deque<UnackedEntry> unacked_;  // ascending tags
+  size_t unacked_live_ = 0;
   absl::flat_hash_map<std::string,
                       std::pair<std::shared_ptr<queue::Consumer>, std::shared_ptr<queue::Queue>>>
       consumers_;

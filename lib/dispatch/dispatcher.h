@@ -6,11 +6,17 @@
 // knows nothing of channels or queues: ordering per consumer comes from
 // SerialQueue, built on top of it.
 //
+// Waking a parked thread costs tens of microseconds on a VM, more than a
+// whole delivery, so an idle pool thread first spins for a short while; one
+// at a time, so that an idle pool never burns more than one core, and
+// Schedule() wakes a parked thread only when no spinner will take the task.
+//
 // For the test kit (lib/testing/) it also offers a seeded order of manual
 // tasks (BrokerOptions::dispatch_seed) and a wait for an idle thread pool.
 #ifndef WARREN_LIB_DISPATCH_DISPATCHER_H_
 #define WARREN_LIB_DISPATCH_DISPATCHER_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -54,6 +60,10 @@ class Dispatcher {
   // task per turn, so that channels can interleave at every callback.
   bool shuffled() const { return shuffle_.has_value(); }
 
+  // True when tasks wait for a thread: a SerialQueue with work left yields
+  // its thread then, and otherwise keeps it.
+  bool others_waiting() const { return queued_.load(std::memory_order_relaxed) > 0; }
+
   // Dispatch::kThreadPool: waits until no task is queued or running, for at
   // most `timeout`, and returns whether that happened. It proves quiescence
   // only while no thread outside the pool schedules work. In the other modes
@@ -66,17 +76,24 @@ class Dispatcher {
 
  private:
   void PoolThread();
+  // Busy-waits (then yields) a short while for a task, unless another
+  // thread is doing so already. Returns with nothing locked.
+  void SpinForWork();
+  Task PopLocked();
 
   const Dispatch mode_;
   Executor* const executor_;
 
   std::mutex mu_;
   std::condition_variable ready_;
-  std::deque<Task> tasks_;  // kThreadPool and kManual
+  std::deque<Task> tasks_;                  // kThreadPool and kManual
+  std::atomic<size_t> queued_{0};           // tasks_.size(), readable unlocked
   std::optional<std::mt19937_64> shuffle_;  // kManual with a dispatch_seed
-  int running_ = 0;                         // kThreadPool tasks running now
+  int sleepers_ = 0;                        // threads waiting on ready_
+  std::atomic<bool> spinning_{false};       // an idle pool thread spins
+  std::atomic<int> running_{0};             // kThreadPool tasks running now
   std::condition_variable idle_;
-  bool shut_down_ = false;
+  std::atomic<bool> shut_down_{false};
   std::vector<std::thread> threads_;
 };
 

@@ -1,46 +1,122 @@
-// SerialQueue: a channel's mailbox. Tasks posted to it run on the dispatcher
-// one at a time, in the order posted, which gives every consumer of the
-// channel ordered, non-overlapping callbacks (as AMQP clients dispatch per
-// channel).
+// SerialQueue: a channel's mailbox. Items posted to it are run on the
+// dispatcher one at a time, in the order posted, which gives every consumer
+// of the channel ordered, non-overlapping callbacks (as AMQP clients
+// dispatch per channel).
 //
-// Under a seeded dispatcher it runs one task per turn instead of a batch,
+// Posting is one short critical section and no allocation: items go into a
+// vector whose storage is reused, and the runner takes them all at once, so
+// producer and runner meet on the lock once per batch rather than once per
+// item. The order is the order of the lock, so items posted by different
+// threads keep the order in which the posts happened (a lock-free
+// multi-producer queue would not keep it). A batch holds the thread for at
+// most kMaxItemsPerTurn items while other tasks wait.
+//
+// Under a seeded dispatcher it runs one item per turn instead of a batch,
 // so the seed decides how channels interleave.
 //
-// Owns only its pending tasks; it must not call into queues or channels
-// itself: the tasks do that, with no lock of this class held.
+// Owns only its pending items; it must not call into queues or channels
+// itself: the run function does that, with no lock of this class held.
 #ifndef WARREN_LIB_DISPATCH_SERIAL_QUEUE_H_
 #define WARREN_LIB_DISPATCH_SERIAL_QUEUE_H_
 
-#include <deque>
+#include <atomic>
+#include <cstddef>
 #include <memory>
 #include <mutex>
+#include <utility>
+#include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "dispatch/dispatcher.h"
 
 namespace warren::dispatch {
 
-class SerialQueue : public std::enable_shared_from_this<SerialQueue> {
+template <typename Item>
+class SerialQueue : public std::enable_shared_from_this<SerialQueue<Item>> {
  public:
-  // `dispatcher` must outlive every task this queue schedules; the broker
-  // guarantees it by shutting the dispatcher down last.
-  explicit SerialQueue(Dispatcher* dispatcher) : dispatcher_(dispatcher) {}
+  using RunFunction = absl::AnyInvocable<void(Item&)>;
 
-  // Appends `task`; ignored once closed.
-  void Post(Task task);
+  // `dispatcher` must outlive every turn this queue schedules; the broker
+  // guarantees it by shutting the dispatcher down last. `run` is called for
+  // each item, one at a time.
+  SerialQueue(Dispatcher* dispatcher, RunFunction run)
+      : dispatcher_(dispatcher), run_(std::move(run)) {}
 
-  // Drops the pending tasks and ignores later posts. A task running now
-  // finishes.
-  void Close();
+  // Appends `item`; dropped once closed.
+  void Post(Item item) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closed_.load(std::memory_order_relaxed)) return;
+      incoming_.push_back(std::move(item));
+      if (scheduled_) return;
+      scheduled_ = true;
+    }
+    ScheduleTurn();
+  }
+
+  // Drops the pending items and ignores later posts. An item running now
+  // finishes; the rest of its batch is dropped by the runner.
+  void Close() {
+    std::vector<Item> dropped;
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_.store(true, std::memory_order_relaxed);
+    dropped.swap(incoming_);
+  }
 
  private:
-  void RunBatch();
+  static constexpr size_t kMaxItemsPerTurn = 256;
+
+  void ScheduleTurn() {
+    dispatcher_->Schedule([self = this->shared_from_this()] { self->RunTurn(); });
+  }
+
+  // Only one turn runs at a time (scheduled_), so batch_ and next_ need no
+  // lock.
+  void RunTurn() {
+    const size_t limit = dispatcher_->shuffled() ? 1 : kMaxItemsPerTurn;
+    for (size_t ran = 0; ran < limit;) {
+      if (next_ == batch_.size()) {
+        batch_.clear();
+        next_ = 0;
+        std::lock_guard<std::mutex> lock(mu_);
+        if (incoming_.empty()) {
+          scheduled_ = false;
+          return;
+        }
+        batch_.swap(incoming_);
+      }
+      if (closed_.load(std::memory_order_relaxed)) {
+        next_ = batch_.size();
+        continue;
+      }
+      Item item = std::move(batch_[next_++]);
+      run_(item);
+      Dispatcher::NoteCallbackRan();
+      ++ran;
+      // Keep the thread while nothing else waits for it: a new turn costs
+      // a trip through the dispatcher.
+      if (ran == limit && !dispatcher_->shuffled() && !dispatcher_->others_waiting()) ran = 0;
+    }
+    ScheduleTurn();
+  }
 
   Dispatcher* const dispatcher_;
+  RunFunction run_;
   std::mutex mu_;
-  std::deque<Task> pending_;
-  bool scheduled_ = false;  // a RunBatch is scheduled or running
-  bool closed_ = false;
+  std::vector<Item> incoming_;  // guarded by mu_
+  bool scheduled_ = false;      // guarded by mu_: a turn is scheduled or running
+  std::atomic<bool> closed_{false};
+  std::vector<Item> batch_;  // taken from incoming_ by the running turn
+  size_t next_ = 0;
 };
+
+// The mailbox of plain tasks (confirms, returns, the amqp backend's
+// callbacks).
+using TaskQueue = SerialQueue<Task>;
+
+inline std::shared_ptr<TaskQueue> MakeTaskQueue(Dispatcher* dispatcher) {
+  return std::make_shared<TaskQueue>(dispatcher, [](Task& task) { std::move(task)(); });
+}
 
 }  // namespace warren::dispatch
 

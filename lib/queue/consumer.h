@@ -26,10 +26,10 @@ class DeliverySink {
   // Channel-wide prefetch (basic.qos global): takes one slot if one is free.
   virtual bool TryTakeChannelCredit() = 0;
   // Records the delivery (a tag; an unacked entry unless no_ack) and posts the
-  // consumer's callback. Called with the queue's lock held: must only take
-  // leaf locks.
-  virtual void Deliver(const std::shared_ptr<Consumer>& consumer,
-                       const std::shared_ptr<Queue>& queue, Envelope envelope) = 0;
+  // consumer's callback. `queue` is null for a direct reply-to delivery.
+  // Called with the queue's lock held: must only take leaf locks.
+  virtual void Deliver(const std::shared_ptr<Consumer>& consumer, Queue* queue,
+                       Envelope envelope) = 0;
   // The broker cancelled the consumer (its queue went away).
   virtual void Cancelled(const std::shared_ptr<Consumer>& consumer) = 0;
 };
@@ -44,6 +44,10 @@ struct Consumer {
   std::shared_ptr<DeliverySink> sink;
   ConsumerCallback callback;
   std::function<void(std::string_view)> on_cancel;
+  // What the callback is handed, refilled for each delivery so that a
+  // delivery allocates nothing. Only the channel's mailbox, which runs one
+  // callback at a time, touches it.
+  Delivery shown;
 };
 
 }  // namespace warren::queue
