@@ -62,15 +62,18 @@ class Message {
   // The same body, shared, with other properties.
   Message WithProperties(BasicProperties properties) const;
 
-  std::string_view body() const { return *body_; }
-  const BasicProperties& properties() const { return *properties_; }
+  std::string_view body() const { return body_ ? std::string_view(*body_) : std::string_view(); }
+  const BasicProperties& properties() const {
+    static const BasicProperties kNone;
+    return properties_ ? *properties_ : kNone;
+  }
 
   // True when both messages share one body buffer (for tests of zero-copy).
   bool SharesBodyWith(const Message& other) const { return body_ == other.body_; }
 
  private:
-  std::shared_ptr<const std::string> body_;
-  std::shared_ptr<const BasicProperties> properties_;
+  std::shared_ptr<const std::string> body_;              // null when empty
+  std::shared_ptr<const BasicProperties> properties_;    // null when none is set
 };
 
 // A message handed to a consumer (basic.deliver) or taken by basic.get.

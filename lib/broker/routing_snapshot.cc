@@ -3,9 +3,10 @@
 // routes nowhere handing the message to its alternate exchange.
 #include "broker/routing_snapshot.h"
 
-#include "string_view.h"
-
 #include <algorithm>
+
+#include "absl/container/inlined_vector.h"
+#include "string_view.h"
 
 namespace warren::broker {
 
@@ -15,7 +16,7 @@ const ExchangeRoute* RoutingSnapshot::FindExchange(std::string_view name) const 
 }
 
 void RoutingSnapshot::Route(const ExchangeRoute* exchange,
-                            const std::vector<std::string_view>& routing_keys,
+                            absl::Span<const std::string_view> routing_keys,
                             const FieldTable* headers,
                             std::vector<std::shared_ptr<queue::Queue>>* out) const {
   const size_t first = out->size();
@@ -25,9 +26,11 @@ void RoutingSnapshot::Route(const ExchangeRoute* exchange,
       if (it != queues_by_name.end()) out->push_back(it->second);
     }
   } else {
-    std::vector<const ExchangeRoute*> work{exchange};
-    std::vector<routing::DestinationId> seen{exchange->id};
-    std::vector<routing::DestinationId> destinations;
+    // Routes seldom pass more than a few exchanges; the destination list is
+    // reused by each thread, so a route allocates only to grow it.
+    absl::InlinedVector<const ExchangeRoute*, 4> work{exchange};
+    absl::InlinedVector<routing::DestinationId, 4> seen{exchange->id};
+    thread_local std::vector<routing::DestinationId> destinations;
     while (!work.empty()) {
       const ExchangeRoute* x = work.back();
       work.pop_back();

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/types/span.h"
 #include "queue/queue.h"
 #include "routing/router.h"
 #include "warren/field_table.h"
@@ -41,7 +42,7 @@ class RoutingSnapshot {
 
   // Appends to *out each queue the message reaches from `exchange` (which
   // must exist; "" is the default exchange) once, for any of `routing_keys`.
-  void Route(const ExchangeRoute* exchange, const std::vector<std::string_view>& routing_keys,
+  void Route(const ExchangeRoute* exchange, absl::Span<const std::string_view> routing_keys,
              const FieldTable* headers,
              std::vector<std::shared_ptr<queue::Queue>>* out) const;
 

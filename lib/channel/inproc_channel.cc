@@ -5,6 +5,7 @@
 #include <charconv>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "string_view.h"
@@ -43,7 +44,7 @@ bool ValidExpiration(const std::string& expiration) {
 // Appends the strings of a CC or BCC header. Errors: 406 when the header is
 // not an array, as RabbitMQ's header_routes refuses it.
 absl::Status AppendRoutingHeader(const FieldTable& headers, std::string_view name,
-                                 std::vector<std::string_view>* keys) {
+                                 absl::InlinedVector<std::string_view, 4>* keys) {
   const FieldValue* v = headers.Find(name);
   if (v == nullptr) return absl::OkStatus();
   const FieldArray* array = v->Get<FieldArray>();
@@ -103,6 +104,7 @@ const broker::RoutingSnapshot& InprocChannel::CurrentSnapshot() {
   if (!snapshot_ || snapshot_version_ != version) {
     snapshot_ = vhost_.Snapshot();
     snapshot_version_ = version;
+    last_route_.valid = false;
     absl::erase_if(publishers_, [](const auto& entry) { return entry.second.queue->deleted(); });
   }
   return *snapshot_;
@@ -237,6 +239,32 @@ absl::Status InprocChannel::BasicQos(uint16_t prefetch_count, const QosOptions& 
   return absl::OkStatus();
 }
 
+absl::StatusOr<const broker::ExchangeRoute*> InprocChannel::FindPublishExchange(
+    const broker::RoutingSnapshot& snapshot, std::string_view exchange) const {
+  if (exchange.empty()) return nullptr;
+  const broker::ExchangeRoute* x = snapshot.FindExchange(exchange);
+  if (x == nullptr) {
+    return AmqpError(ReplyCode::kNotFound,
+                     StrCat("no exchange '", exchange, "' in vhost '", vhost_.name(), "'"));
+  }
+  if (x->internal) {
+    return AmqpError(ReplyCode::kAccessRefused,
+                     StrCat("cannot publish to internal exchange '", exchange, "' in vhost '",
+                            vhost_.name(), "'"));
+  }
+  return x;
+}
+
+void InprocChannel::RouteInto(const broker::RoutingSnapshot& snapshot,
+                              const broker::ExchangeRoute* x,
+                              absl::Span<const std::string_view> keys, const FieldTable* headers,
+                              std::vector<Target>* targets) {
+  routed_.clear();
+  snapshot.Route(x, keys, headers, &routed_);
+  targets->clear();
+  for (const std::shared_ptr<queue::Queue>& q : routed_) targets->push_back({q.get(), TokenFor(q)});
+}
+
 absl::Status InprocChannel::BasicPublish(std::string_view exchange,
                                          std::string_view routing_key,
                                          const Message& message,
@@ -268,34 +296,37 @@ absl::Status InprocChannel::BasicPublish(std::string_view exchange,
     delivered = message.WithProperties(std::move(with_name));
   }
   const broker::RoutingSnapshot& snapshot = CurrentSnapshot();
-  const broker::ExchangeRoute* x = nullptr;
-  if (!exchange.empty()) {
-    x = snapshot.FindExchange(exchange);
-    if (x == nullptr) {
-      return Fail(AmqpError(ReplyCode::kNotFound,
-                            StrCat("no exchange '", exchange, "' in vhost '",
-                                         vhost_.name(), "'")));
-    }
-    if (x->internal) {
-      return Fail(AmqpError(ReplyCode::kAccessRefused,
-                            StrCat("cannot publish to internal exchange '", exchange,
-                                         "' in vhost '", vhost_.name(), "'")));
-    }
-  }
-
-  // CC and BCC add routing keys; BCC is removed from what is delivered.
-  std::vector<std::string_view> keys{routing_key};
-  if (props.headers) {
-    for (std::string_view header : {"CC", "BCC"}) {
-      if (absl::Status s = AppendRoutingHeader(*props.headers, header, &keys); !s.ok()) {
-        return Fail(s);
+  // Without headers, where a message goes depends on the exchange and the
+  // key alone: the last such route is kept until the topology changes.
+  const bool by_key_alone = !props.headers.has_value();
+  const std::vector<Target>* targets = &last_route_.targets;
+  if (!(by_key_alone && last_route_.valid && last_route_.exchange == exchange &&
+        last_route_.routing_key == routing_key)) {
+    absl::StatusOr<const broker::ExchangeRoute*> x = FindPublishExchange(snapshot, exchange);
+    if (!x.ok()) return Fail(x.status());
+    // CC and BCC add routing keys; BCC is removed from what is delivered.
+    absl::InlinedVector<std::string_view, 4> keys{routing_key};
+    if (props.headers) {
+      for (std::string_view header : {"CC", "BCC"}) {
+        if (absl::Status s = AppendRoutingHeader(*props.headers, header, &keys); !s.ok()) {
+          return Fail(s);
+        }
+      }
+      if (props.headers->Find("BCC") != nullptr) {
+        BasicProperties without_bcc = delivered.properties();
+        without_bcc.headers->Erase("BCC");
+        delivered = message.WithProperties(std::move(without_bcc));
       }
     }
-    if (props.headers->Find("BCC") != nullptr) {
-      BasicProperties without_bcc = delivered.properties();
-      without_bcc.headers->Erase("BCC");
-      delivered = message.WithProperties(std::move(without_bcc));
+    if (by_key_alone) {
+      last_route_.valid = true;
+      last_route_.exchange = exchange;
+      last_route_.routing_key = routing_key;
+    } else {
+      last_route_.valid = false;
     }
+    RouteInto(snapshot, *x, keys, props.headers ? &*props.headers : nullptr,
+              &last_route_.targets);
   }
   if (std::shared_ptr<broker::PublishObserver> observer =
           connection_->broker().publish_observer()) {
@@ -307,8 +338,6 @@ absl::Status InprocChannel::BasicPublish(std::string_view exchange,
       return absl::OkStatus();
     }
   }
-  targets_.clear();
-  snapshot.Route(x, keys, props.headers ? &*props.headers : nullptr, &targets_);
 
   const uint64_t seq = core_->StartPublish();
   if (exchange.empty() && routing_key.starts_with(kReplyToPrefix)) {
@@ -320,7 +349,7 @@ absl::Status InprocChannel::BasicPublish(std::string_view exchange,
       return absl::OkStatus();
     }
   }
-  if (targets_.empty()) {
+  if (targets->empty()) {
     if (options.mandatory) {
       core_->Return(ReturnedMessage{static_cast<int>(ReplyCode::kNoRoute), "NO_ROUTE",
                                     std::string(exchange), std::string(routing_key),
@@ -334,13 +363,13 @@ absl::Status InprocChannel::BasicPublish(std::string_view exchange,
   std::shared_ptr<queue::PendingConfirm> confirm;
   if (seq != 0) {
     confirm = std::make_shared<queue::PendingConfirm>(
-        static_cast<int>(targets_.size()),
+        static_cast<int>(targets->size()),
         [core = std::weak_ptr<ChannelCore>(core_), seq](bool ack) {
           if (auto c = core.lock()) c->Confirmed(seq, ack);
         });
   }
-  for (const std::shared_ptr<queue::Queue>& q : targets_) {
-    q->Publish(queue::Envelope{.publication = publication, .confirm = confirm}, TokenFor(q));
+  for (const Target& t : *targets) {
+    t.queue->Publish(queue::Envelope{.publication = publication, .confirm = confirm}, t.token);
   }
   return absl::OkStatus();
 }

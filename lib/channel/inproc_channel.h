@@ -80,6 +80,20 @@ class InprocChannel final : public Channel {
     std::shared_ptr<queue::Queue> queue;
     std::unique_ptr<queue::Queue::ProducerToken> token;
   };
+  // A queue a publish reaches and this channel's token for it; both live in
+  // publishers_ until the topology version moves.
+  struct Target {
+    queue::Queue* queue;
+    queue::Queue::ProducerToken* token;
+  };
+  // The route of the last publish whose route depended on its exchange and
+  // routing key alone; valid until the snapshot changes.
+  struct LastRoute {
+    bool valid = false;
+    std::string exchange;
+    std::string routing_key;
+    std::vector<Target> targets;
+  };
 
   // queue.bind and queue.unbind: the same checks and shortcut, then `change`.
   using BindingChange = absl::Status (broker::VirtualHost::*)(
@@ -99,6 +113,13 @@ class InprocChannel final : public Channel {
   absl::StatusOr<std::shared_ptr<queue::Queue>> FindQueue(std::string_view queue);
   queue::Queue::ProducerToken* TokenFor(const std::shared_ptr<queue::Queue>& queue);
   const broker::RoutingSnapshot& CurrentSnapshot();
+  // basic.publish's exchange: null for the default one. Errors: 404 for a
+  // missing one, 403 for an internal one.
+  absl::StatusOr<const broker::ExchangeRoute*> FindPublishExchange(
+      const broker::RoutingSnapshot& snapshot, std::string_view exchange) const;
+  void RouteInto(const broker::RoutingSnapshot& snapshot, const broker::ExchangeRoute* x,
+                 absl::Span<const std::string_view> keys, const FieldTable* headers,
+                 std::vector<Target>* targets);
   absl::Status Settle(uint64_t delivery_tag, bool multiple, queue::Settlement how);
 
   const std::shared_ptr<ConnectionCore> connection_;
@@ -111,7 +132,8 @@ class InprocChannel final : public Channel {
   std::shared_ptr<const broker::RoutingSnapshot> snapshot_;
   uint64_t snapshot_version_ = 0;
   absl::flat_hash_map<uint32_t, Publisher> publishers_;
-  std::vector<std::shared_ptr<queue::Queue>> targets_;  // reused by each publish
+  LastRoute last_route_;
+  std::vector<std::shared_ptr<queue::Queue>> routed_;  // reused by each route
   uint64_t generated_tags_ = 0;
   // Direct reply-to: the name replies reach this channel by; empty while
   // the channel has no reply consumer.

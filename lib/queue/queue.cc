@@ -43,6 +43,14 @@ std::unique_ptr<Queue::ProducerToken> Queue::NewProducerToken() {
 }
 
 void Queue::Publish(Envelope envelope, ProducerToken* token) {
+  // Nobody owns the queue, so the intake holds nothing signalled (every
+  // earlier publish of this thread among it): this thread becomes the owner
+  // and takes the message without the round trip through the intake.
+  uint64_t idle = 0;
+  if (signals_.compare_exchange_strong(idle, 1, std::memory_order_acq_rel)) {
+    OwnUntilIdle(&envelope);
+    return;
+  }
   if (token != nullptr) {
     intake_.enqueue(*token, std::move(envelope));
   } else {
@@ -53,6 +61,10 @@ void Queue::Publish(Envelope envelope, ProducerToken* token) {
 
 void Queue::Kick() {
   if (signals_.fetch_add(1, std::memory_order_acq_rel) != 0) return;
+  OwnUntilIdle(nullptr);
+}
+
+void Queue::OwnUntilIdle(Envelope* arriving) {
   // This thread owns the queue until the signal count drops back to zero.
   uint64_t seen = 1;
   while (true) {
@@ -64,6 +76,10 @@ void Queue::Kick() {
       // may, even with TTL 0, as in RabbitMQ, before the final expiry pass.
       ExpireHeadsLocked(&dead);
       DrainIntakeLocked(&dead);
+      if (arriving != nullptr) {
+        AcceptLocked(std::move(*arriving), &dead);
+        arriving = nullptr;
+      }
       DispatchLocked();
       ExpireHeadsLocked(&dead);
       timer = TimerNeededLocked();
@@ -118,10 +134,17 @@ void Queue::AcceptLocked(Envelope envelope, DeadLetters* dead) {
     ttl = ttl ? std::min(*ttl, absl::Milliseconds(*ms)) : absl::Milliseconds(*ms);
   }
   if (ttl) envelope.expires_at = host_->clock().Now() + *ttl;
-  InsertLocked(std::move(envelope));
   if (confirm) confirm->Settle(true);
   // As RabbitMQ's deliver_or_enqueue: a waiting consumer takes the message
-  // before drop-head may remove it.
+  // before drop-head may remove it; when nothing else is ready, straight
+  // from here.
+  if (ready_count_ == 0) {
+    if (std::optional<size_t> c = PickConsumerLocked()) {
+      DeliverLocked(*c, std::move(envelope));
+      return;
+    }
+  }
+  InsertLocked(std::move(envelope));
   DispatchLocked();
   DropHeadsOverLimitLocked(dead);
 }
@@ -142,6 +165,7 @@ void Queue::InsertLocked(Envelope envelope) {
   std::deque<Envelope>& q = levels_[level].messages;
   ++ready_count_;
   ready_bytes_ += envelope.publication->message.body().size();
+  if (envelope.expires_at != absl::InfiniteFuture()) ++expiring_ready_;
   if (q.empty() || q.back().position < envelope.position) {
     q.push_back(std::move(envelope));
     return;
@@ -168,61 +192,80 @@ Envelope Queue::PopHeadLocked() {
     if (level->messages.empty()) continue;
     Envelope head = std::move(level->messages.front());
     level->messages.pop_front();
-    --ready_count_;
-    ready_bytes_ -= head.publication->message.body().size();
+    ForgetReadyLocked(head);
     return head;
   }
   return Envelope{};
 }
 
+void Queue::ForgetReadyLocked(const Envelope& leaving) {
+  --ready_count_;
+  ready_bytes_ -= leaving.publication->message.body().size();
+  if (leaving.expires_at != absl::InfiniteFuture()) --expiring_ready_;
+}
+
+void Queue::ClearReadyLocked() {
+  for (Level& level : levels_) level.messages.clear();
+  ready_count_ = 0;
+  ready_bytes_ = 0;
+  expiring_ready_ = 0;
+}
+
 void Queue::ExpireHeadsLocked(DeadLetters* dead) {
+  // Most queues have no TTL: no clock read, no scan of the levels.
+  if (expiring_ready_ == 0) return;
   const absl::Time now = host_->clock().Now();
   for (Level& level : levels_) {
     while (!level.messages.empty() && level.messages.front().expires_at <= now) {
       Envelope e = std::move(level.messages.front());
       level.messages.pop_front();
-      --ready_count_;
-      ready_bytes_ -= e.publication->message.body().size();
+      ForgetReadyLocked(e);
       dead->push_back({std::move(e), DeadLetterReason::kExpired});
     }
   }
 }
 
-std::shared_ptr<Consumer> Queue::PickConsumerLocked() {
-  for (const std::shared_ptr<Consumer>& c : consumers_) {
+std::optional<size_t> Queue::PickConsumerLocked() {
+  for (size_t i = 0; i < consumers_.size(); ++i) {
+    Consumer& c = *consumers_[i];
     const bool has_credit =
-        c->no_ack || ((c->prefetch == 0 || c->unacked < c->prefetch) &&
-                      c->sink->TryTakeChannelCredit());
-    if (has_credit) return c;
+        c.no_ack || ((c.prefetch == 0 || c.unacked < c.prefetch) && c.sink->TryTakeChannelCredit());
+    if (has_credit) return i;
     // Only the first consumer is active on a single-active-consumer queue.
     if (config_.policy.single_active_consumer) break;
   }
-  return nullptr;
+  return std::nullopt;
 }
 
-void Queue::RotateLocked(const std::shared_ptr<Consumer>& served) {
+void Queue::DeliverLocked(size_t index, Envelope envelope) {
+  const std::shared_ptr<Consumer>& consumer = consumers_[index];
+  if (!consumer->no_ack) ++consumer->unacked;
+  consumer->sink->Deliver(consumer, this, Outgoing(std::move(envelope)));
+  // Round robin within the consumer's priority; a single active consumer
+  // keeps its place.
   if (config_.policy.single_active_consumer) return;
-  auto it = std::find(consumers_.begin(), consumers_.end(), served);
-  auto end = it;
-  while (end + 1 != consumers_.end() && (*(end + 1))->priority == served->priority) ++end;
-  std::rotate(it, it + 1, end + 1);
+  const auto served = consumers_.begin() + index;
+  auto last = served;
+  while (last + 1 != consumers_.end() && (*(last + 1))->priority == (*served)->priority) ++last;
+  std::rotate(served, served + 1, last + 1);
 }
 
 void Queue::DispatchLocked() {
-  if (consumers_.empty()) return;
-  while (ready_count_ > 0) {
-    std::shared_ptr<Consumer> consumer = PickConsumerLocked();
+  while (ready_count_ > 0 && !consumers_.empty()) {
+    std::optional<size_t> consumer = PickConsumerLocked();
     if (!consumer) return;
-    if (!consumer->no_ack) ++consumer->unacked;
-    consumer->sink->Deliver(consumer, shared_from_this(), Outgoing(PopHeadLocked()));
-    RotateLocked(consumer);
+    DeliverLocked(*consumer, PopHeadLocked());
   }
 }
 
 std::optional<absl::Time> Queue::TimerNeededLocked() {
   absl::Time earliest = absl::InfiniteFuture();
-  for (const Level& level : levels_) {
-    if (!level.messages.empty()) earliest = std::min(earliest, level.messages.front().expires_at);
+  if (expiring_ready_ > 0) {
+    for (const Level& level : levels_) {
+      if (!level.messages.empty()) {
+        earliest = std::min(earliest, level.messages.front().expires_at);
+      }
+    }
   }
   if (config_.policy.expires && consumers_.empty() && !deleted()) {
     earliest = std::min(earliest, last_used_ + *config_.policy.expires);
@@ -280,9 +323,7 @@ uint32_t Queue::Purge() {
     std::lock_guard<std::mutex> lock(mu_);
     DrainIntakeLocked(&dead);
     purged = static_cast<uint32_t>(ready_count_);
-    for (Level& level : levels_) level.messages.clear();
-    ready_count_ = 0;
-    ready_bytes_ = 0;
+    ClearReadyLocked();
   }
   AfterUnlock(std::move(dead), std::nullopt);
   return purged;
@@ -407,9 +448,7 @@ absl::StatusOr<uint32_t> Queue::Delete(bool if_unused, bool if_empty) {
     }
     deleted_.store(true, std::memory_order_release);
     dropped = static_cast<uint32_t>(ready_count_);
-    for (Level& level : levels_) level.messages.clear();
-    ready_count_ = 0;
-    ready_bytes_ = 0;
+    ClearReadyLocked();
     cancelled.swap(consumers_);
   }
   for (const std::shared_ptr<Consumer>& c : cancelled) c->sink->Cancelled(c);

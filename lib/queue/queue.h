@@ -162,6 +162,11 @@ class Queue : public std::enable_shared_from_this<Queue> {
   };
   using DeadLetters = std::vector<DeadLetter>;
 
+  // The owner's loop (see the top of this file): drains, accepts `arriving`
+  // (if not null) after what the intake held, and dispatches, until no
+  // signal is left.
+  void OwnUntilIdle(Envelope* arriving);
+
   // Everything below runs with mu_ held.
   void DrainIntakeLocked(DeadLetters* dead);
   void AcceptLocked(Envelope envelope, DeadLetters* dead);
@@ -174,12 +179,18 @@ class Queue : public std::enable_shared_from_this<Queue> {
   // limit.
   void DropHeadsOverLimitLocked(DeadLetters* dead);
   Envelope PopHeadLocked();
+  // Keeps the counts right for a ready message that leaves.
+  void ForgetReadyLocked(const Envelope& leaving);
+  void ClearReadyLocked();
   // The envelope as a consumer gets it (quorum: with x-delivery-count).
   Envelope Outgoing(Envelope envelope) const;
   void ExpireHeadsLocked(DeadLetters* dead);
   void DispatchLocked();
-  std::shared_ptr<Consumer> PickConsumerLocked();
-  void RotateLocked(const std::shared_ptr<Consumer>& served);
+  // The index in consumers_ of the consumer that gets the next message.
+  std::optional<size_t> PickConsumerLocked();
+  // Hands `envelope` to consumers_[index] and moves that consumer behind
+  // its equals in priority.
+  void DeliverLocked(size_t index, Envelope envelope);
   // After a locked section: timers and dead letters, with mu_ released.
   void AfterUnlock(DeadLetters dead, std::optional<absl::Time> timer);
   std::optional<absl::Time> TimerNeededLocked();
@@ -197,6 +208,7 @@ class Queue : public std::enable_shared_from_this<Queue> {
   std::vector<Level> levels_;  // by priority, lowest first
   uint64_t ready_count_ = 0;
   uint64_t ready_bytes_ = 0;
+  uint64_t expiring_ready_ = 0;  // ready messages with an expiry time
   uint64_t next_position_ = 1;
   std::vector<std::shared_ptr<Consumer>> consumers_;  // by priority, then turn
   bool had_consumer_ = false;
