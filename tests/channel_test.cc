@@ -561,6 +561,95 @@ TEST_F(ChannelTest, RoutedMandatoryMessageIsNotReturned) {
   EXPECT_EQ(ReadyCount("q"), 1u);
 }
 
+TEST_F(ChannelTest, PublishBatchDeliversEveryMessageInOrder) {
+  DeclareQueue("q");
+  const std::vector<Message> batch = {Message("1"), Message("2"), Message("3")};
+  ASSERT_TRUE(channel_->BasicPublishBatch("", "q", batch).ok());
+  EXPECT_EQ(ReadyCount("q"), 3u);
+  EXPECT_EQ(TakeBody("q"), "1");
+  EXPECT_EQ(TakeBody("q"), "2");
+  EXPECT_EQ(TakeBody("q"), "3");
+}
+
+TEST_F(ChannelTest, PublishBatchReachesEveryBoundQueueWithSharedBodies) {
+  ASSERT_TRUE(channel_->ExchangeDeclare("x", kFanout).ok());
+  for (const char* q : {"q1", "q2"}) {
+    DeclareQueue(q);
+    ASSERT_TRUE(channel_->QueueBind(q, "x", "").ok());
+  }
+  const std::vector<Message> batch = {Message("a"), Message("b")};
+  ASSERT_TRUE(channel_->BasicPublishBatch("x", "", batch).ok());
+  for (const char* q : {"q1", "q2"}) {
+    std::optional<GetResult> first = Get(q);
+    ASSERT_TRUE(first.has_value()) << q;
+    EXPECT_TRUE(first->delivery.message.SharesBodyWith(batch[0])) << q;
+    EXPECT_EQ(TakeBody(q), "b") << q;
+  }
+}
+
+TEST_F(ChannelTest, PublishBatchRoutesEachMessageByItsHeaders) {
+  ASSERT_TRUE(channel_->ExchangeDeclare("h", kHeaders).ok());
+  DeclareQueue("red");
+  DeclareQueue("blue");
+  ASSERT_TRUE(channel_->QueueBind("red", "h", "", {{"colour", "red"}}).ok());
+  ASSERT_TRUE(channel_->QueueBind("blue", "h", "", {{"colour", "blue"}}).ok());
+  const std::vector<Message> batch = {
+      Message("r1", {.headers = FieldTable{{"colour", "red"}}}),
+      Message("b1", {.headers = FieldTable{{"colour", "blue"}}}),
+      Message("none"),
+      Message("r2", {.headers = FieldTable{{"colour", "red"}}})};
+  ASSERT_TRUE(channel_->BasicPublishBatch("h", "", batch).ok());
+  EXPECT_EQ(TakeBody("red"), "r1");
+  EXPECT_EQ(TakeBody("red"), "r2");
+  EXPECT_EQ(TakeBody("blue"), "b1");
+  EXPECT_EQ(ReadyCount("red") + ReadyCount("blue"), 0u);
+}
+
+TEST_F(ChannelTest, PublishBatchStopsAtTheFirstRefusedMessageAndClosesTheChannel) {
+  DeclareQueue("q");
+  const std::vector<Message> batch = {Message("before"), Message("bad", {.expiration = "-1"}),
+                                      Message("after")};
+  EXPECT_EQ(ReplyCodeOf(channel_->BasicPublishBatch("", "q", batch)),
+            ReplyCode::kPreconditionFailed);
+  EXPECT_FALSE(channel_->is_open());
+  channel_ = OpenChannel();
+  EXPECT_EQ(ReadyCount("q"), 1u);
+  EXPECT_EQ(TakeBody("q"), "before");
+}
+
+TEST_F(ChannelTest, PublishBatchConfirmsEachMessage) {
+  DeclareQueue("q");
+  std::vector<Confirm> confirms;
+  channel_->SetConfirmHandler([&](const Confirm& c) { confirms.push_back(c); });
+  ASSERT_TRUE(channel_->ConfirmSelect().ok());
+  const std::vector<Message> batch(3, Message("m"));
+  ASSERT_TRUE(channel_->BasicPublishBatch("", "q", batch).ok());
+  EXPECT_EQ(channel_->NextPublishSeqNo(), 4u);
+  EXPECT_TRUE(channel_->WaitForConfirms(absl::Seconds(5)).ok());
+  broker_->ProcessEvents();
+  ASSERT_EQ(confirms.size(), 3u);
+  for (uint64_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(confirms[i].delivery_tag, i + 1);
+    EXPECT_TRUE(confirms[i].ack);
+  }
+}
+
+TEST_F(ChannelTest, PublishBatchReturnsEachUnroutableMandatoryMessage) {
+  std::vector<std::string> returned;
+  channel_->SetReturnHandler(
+      [&](const ReturnedMessage& r) { returned.emplace_back(r.message.body()); });
+  ASSERT_TRUE(channel_->ExchangeDeclare("x", kDirect).ok());
+  const std::vector<Message> batch = {Message("1"), Message("2")};
+  ASSERT_TRUE(channel_->BasicPublishBatch("x", "nowhere", batch, {.mandatory = true}).ok());
+  broker_->ProcessEvents();
+  EXPECT_THAT(returned, ElementsAre("1", "2"));
+}
+
+TEST_F(ChannelTest, PublishBatchOfNothingSucceeds) {
+  EXPECT_TRUE(channel_->BasicPublishBatch("", "q", {}).ok());
+  EXPECT_TRUE(channel_->is_open());
+}
+
 // ---- basic.get ----
 
 TEST_F(ChannelTest, GetReturnsTheHeadAndTheMessagesLeft) {

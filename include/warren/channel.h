@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -214,6 +215,26 @@ class Channel {
                                     std::string_view routing_key,
                                     const Message& message,
                                     const PublishOptions& options = {}) = 0;
+
+  // Publishes `messages`, in order, to one exchange with one routing key:
+  // the same as a BasicPublish of each (each is checked, numbered in
+  // confirm mode, returned when mandatory and unroutable), but in-process
+  // the route is looked up once and each queue takes the messages together,
+  // which makes it the fast way to send many. At the first message refused,
+  // the channel or connection closes as for BasicPublish and the error is
+  // returned: the messages before it were published, the rest were not.
+  // Over amqp:// it is a BasicPublish per message.
+  virtual absl::Status BasicPublishBatch(std::string_view exchange,
+                                         std::string_view routing_key,
+                                         std::span<const Message> messages,
+                                         const PublishOptions& options = {}) {
+    for (const Message& message : messages) {
+      if (absl::Status s = BasicPublish(exchange, routing_key, message, options); !s.ok()) {
+        return s;
+      }
+    }
+    return absl::OkStatus();
+  }
 
   // basic.get: the head of the queue, or nullopt when it is empty. Without
   // no_ack the delivery stays unacked on this channel until acked, nacked,

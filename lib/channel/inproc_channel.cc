@@ -105,6 +105,8 @@ const broker::RoutingSnapshot& InprocChannel::CurrentSnapshot() {
     snapshot_ = vhost_.Snapshot();
     snapshot_version_ = version;
     last_route_.valid = false;
+    last_route_.targets.clear();
+    waiting_.clear();
     absl::erase_if(publishers_, [](const auto& entry) { return entry.second.queue->deleted(); });
   }
   return *snapshot_;
@@ -269,47 +271,78 @@ absl::Status InprocChannel::BasicPublish(std::string_view exchange,
                                          std::string_view routing_key,
                                          const Message& message,
                                          const PublishOptions& options) {
+  return BasicPublishBatch(exchange, routing_key, std::span<const Message>(&message, 1), options);
+}
+
+absl::Status InprocChannel::BasicPublishBatch(std::string_view exchange,
+                                              std::string_view routing_key,
+                                              std::span<const Message> messages,
+                                              const PublishOptions& options) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   if (absl::Status s = CheckShortStrings({exchange, routing_key}); !s.ok()) return s;
   if (options.immediate) {
     return Fail(AmqpError(ReplyCode::kNotImplemented, "immediate=true"));
   }
+  const broker::RoutingSnapshot& snapshot = CurrentSnapshot();
+  absl::Status status;
+  for (const Message& message : messages) {
+    status = PublishOneLocked(snapshot, exchange, routing_key, message, options);
+    if (!status.ok()) break;
+  }
+  // What was accepted before a refusal is published, as it would have been
+  // by one call each.
+  FlushPublishesLocked();
+  return status.ok() ? status : Fail(std::move(status));
+}
+
+void InprocChannel::FlushPublishesLocked() {
+  for (size_t i = 0; i < waiting_.size(); ++i) {
+    if (waiting_[i].empty()) continue;
+    const Target& t = last_route_.targets[i];
+    t.queue->Publish(std::span<queue::Envelope>(waiting_[i]), t.token);
+    waiting_[i].clear();
+  }
+}
+
+absl::Status InprocChannel::PublishOneLocked(const broker::RoutingSnapshot& snapshot,
+                                             std::string_view exchange,
+                                             std::string_view routing_key,
+                                             const Message& message,
+                                             const PublishOptions& options) {
   const BasicProperties& props = message.properties();
   if (props.expiration && !ValidExpiration(*props.expiration)) {
-    return Fail(AmqpError(ReplyCode::kPreconditionFailed,
-                          StrCat("invalid expiration '", *props.expiration, "'")));
+    return AmqpError(ReplyCode::kPreconditionFailed,
+                     StrCat("invalid expiration '", *props.expiration, "'"));
   }
   if (props.user_id && *props.user_id != connection_->user()) {
-    return Fail(AmqpError(ReplyCode::kPreconditionFailed,
-                          StrCat("user_id property set to '", *props.user_id,
-                                       "' but authenticated user was '", connection_->user(),
-                                       "'")));
+    return AmqpError(ReplyCode::kPreconditionFailed,
+                     StrCat("user_id property set to '", *props.user_id,
+                            "' but authenticated user was '", connection_->user(), "'"));
   }
   Message delivered = message;
   if (props.reply_to && *props.reply_to == kReplyTo) {
     if (reply_to_name_.empty()) {
-      return Fail(AmqpError(ReplyCode::kPreconditionFailed, "fast reply consumer does not exist"));
+      return AmqpError(ReplyCode::kPreconditionFailed, "fast reply consumer does not exist");
     }
     BasicProperties with_name = props;
     with_name.reply_to = reply_to_name_;
     delivered = message.WithProperties(std::move(with_name));
   }
-  const broker::RoutingSnapshot& snapshot = CurrentSnapshot();
   // Without headers, where a message goes depends on the exchange and the
-  // key alone: the last such route is kept until the topology changes.
+  // key alone: the last such route is kept until the topology changes, and
+  // the messages that take it wait in waiting_ to reach each queue together.
   const bool by_key_alone = !props.headers.has_value();
-  const std::vector<Target>* targets = &last_route_.targets;
   if (!(by_key_alone && last_route_.valid && last_route_.exchange == exchange &&
         last_route_.routing_key == routing_key)) {
     absl::StatusOr<const broker::ExchangeRoute*> x = FindPublishExchange(snapshot, exchange);
-    if (!x.ok()) return Fail(x.status());
+    if (!x.ok()) return x.status();
     // CC and BCC add routing keys; BCC is removed from what is delivered.
     absl::InlinedVector<std::string_view, 4> keys{routing_key};
     if (props.headers) {
       for (std::string_view header : {"CC", "BCC"}) {
         if (absl::Status s = AppendRoutingHeader(*props.headers, header, &keys); !s.ok()) {
-          return Fail(s);
+          return s;
         }
       }
       if (props.headers->Find("BCC") != nullptr) {
@@ -318,21 +351,20 @@ absl::Status InprocChannel::BasicPublish(std::string_view exchange,
         delivered = message.WithProperties(std::move(without_bcc));
       }
     }
-    if (by_key_alone) {
-      last_route_.valid = true;
-      last_route_.exchange = exchange;
-      last_route_.routing_key = routing_key;
-    } else {
-      last_route_.valid = false;
-    }
+    FlushPublishesLocked();
+    last_route_.valid = by_key_alone;
+    last_route_.exchange = exchange;
+    last_route_.routing_key = routing_key;
     RouteInto(snapshot, *x, keys, props.headers ? &*props.headers : nullptr,
               &last_route_.targets);
+    waiting_.resize(last_route_.targets.size());
   }
+  const std::vector<Target>& targets = last_route_.targets;
   if (std::shared_ptr<broker::PublishObserver> observer =
           connection_->broker().publish_observer()) {
     broker::PublishVerdict verdict = observer->OnPublish(
         {vhost_.name(), exchange, routing_key, message, options, core_->confirming()});
-    if (!verdict.refuse.ok()) return Fail(std::move(verdict.refuse));
+    if (!verdict.refuse.ok()) return std::move(verdict.refuse);
     if (verdict.nack) {
       if (const uint64_t seq = core_->StartPublish(); seq != 0) core_->Confirmed(seq, false);
       return absl::OkStatus();
@@ -349,7 +381,7 @@ absl::Status InprocChannel::BasicPublish(std::string_view exchange,
       return absl::OkStatus();
     }
   }
-  if (targets->empty()) {
+  if (targets.empty()) {
     if (options.mandatory) {
       core_->Return(ReturnedMessage{static_cast<int>(ReplyCode::kNoRoute), "NO_ROUTE",
                                     std::string(exchange), std::string(routing_key),
@@ -363,14 +395,16 @@ absl::Status InprocChannel::BasicPublish(std::string_view exchange,
   std::shared_ptr<queue::PendingConfirm> confirm;
   if (seq != 0) {
     confirm = std::make_shared<queue::PendingConfirm>(
-        static_cast<int>(targets->size()),
+        static_cast<int>(targets.size()),
         [core = std::weak_ptr<ChannelCore>(core_), seq](bool ack) {
           if (auto c = core.lock()) c->Confirmed(seq, ack);
         });
   }
-  for (const Target& t : *targets) {
-    t.queue->Publish(queue::Envelope{.publication = publication, .confirm = confirm}, t.token);
+  for (size_t i = 0; i < targets.size(); ++i) {
+    waiting_[i].push_back(queue::Envelope{.publication = publication, .confirm = confirm});
   }
+  // A route that depends on headers is not kept: its messages go now.
+  if (!by_key_alone) FlushPublishesLocked();
   return absl::OkStatus();
 }
 

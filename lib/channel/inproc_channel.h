@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,9 @@ class InprocChannel final : public Channel {
   absl::Status BasicQos(uint16_t prefetch_count, const QosOptions& options) override;
   absl::Status BasicPublish(std::string_view exchange, std::string_view routing_key,
                             const Message& message, const PublishOptions& options) override;
+  absl::Status BasicPublishBatch(std::string_view exchange, std::string_view routing_key,
+                                 std::span<const Message> messages,
+                                 const PublishOptions& options) override;
   absl::StatusOr<std::optional<GetResult>> BasicGet(std::string_view queue,
                                                     const GetOptions& options) override;
   absl::StatusOr<std::string> BasicConsume(std::string_view queue, ConsumerCallback callback,
@@ -86,8 +90,8 @@ class InprocChannel final : public Channel {
     queue::Queue* queue;
     queue::Queue::ProducerToken* token;
   };
-  // The route of the last publish whose route depended on its exchange and
-  // routing key alone; valid until the snapshot changes.
+  // The route of the last publish; kept (valid) while it depended on the
+  // exchange and routing key alone, until the snapshot changes.
   struct LastRoute {
     bool valid = false;
     std::string exchange;
@@ -117,6 +121,14 @@ class InprocChannel final : public Channel {
   // missing one, 403 for an internal one.
   absl::StatusOr<const broker::ExchangeRoute*> FindPublishExchange(
       const broker::RoutingSnapshot& snapshot, std::string_view exchange) const;
+  // One message of a publish: checks, routes, and leaves what the queues
+  // take in waiting_ (or hands it over at once when its route is not
+  // kept). Returns the refusal, which the caller turns into a close.
+  absl::Status PublishOneLocked(const broker::RoutingSnapshot& snapshot,
+                                std::string_view exchange, std::string_view routing_key,
+                                const Message& message, const PublishOptions& options);
+  // Hands the messages in waiting_ to their queues.
+  void FlushPublishesLocked();
   void RouteInto(const broker::RoutingSnapshot& snapshot, const broker::ExchangeRoute* x,
                  absl::Span<const std::string_view> keys, const FieldTable* headers,
                  std::vector<Target>* targets);
@@ -133,6 +145,8 @@ class InprocChannel final : public Channel {
   uint64_t snapshot_version_ = 0;
   absl::flat_hash_map<uint32_t, Publisher> publishers_;
   LastRoute last_route_;
+  // Messages for last_route_.targets[i], not yet handed over.
+  std::vector<std::vector<queue::Envelope>> waiting_;
   std::vector<std::shared_ptr<queue::Queue>> routed_;  // reused by each route
   uint64_t generated_tags_ = 0;
   // Direct reply-to: the name replies reach this channel by; empty while

@@ -42,29 +42,32 @@ std::unique_ptr<Queue::ProducerToken> Queue::NewProducerToken() {
   return std::make_unique<ProducerToken>(intake_);
 }
 
-void Queue::Publish(Envelope envelope, ProducerToken* token) {
+void Queue::Publish(std::span<Envelope> envelopes, ProducerToken* token) {
+  if (envelopes.empty()) return;
   // Nobody owns the queue, so the intake holds nothing signalled (every
   // earlier publish of this thread among it): this thread becomes the owner
-  // and takes the message without the round trip through the intake.
+  // and takes the messages without the round trip through the intake.
   uint64_t idle = 0;
   if (signals_.compare_exchange_strong(idle, 1, std::memory_order_acq_rel)) {
-    OwnUntilIdle(&envelope);
+    OwnUntilIdle(envelopes);
     return;
   }
-  if (token != nullptr) {
-    intake_.enqueue(*token, std::move(envelope));
-  } else {
-    intake_.enqueue(std::move(envelope));
+  for (Envelope& envelope : envelopes) {
+    if (token != nullptr) {
+      intake_.enqueue(*token, std::move(envelope));
+    } else {
+      intake_.enqueue(std::move(envelope));
+    }
   }
   Kick();
 }
 
 void Queue::Kick() {
   if (signals_.fetch_add(1, std::memory_order_acq_rel) != 0) return;
-  OwnUntilIdle(nullptr);
+  OwnUntilIdle({});
 }
 
-void Queue::OwnUntilIdle(Envelope* arriving) {
+void Queue::OwnUntilIdle(std::span<Envelope> arriving) {
   // This thread owns the queue until the signal count drops back to zero.
   uint64_t seen = 1;
   while (true) {
@@ -76,10 +79,8 @@ void Queue::OwnUntilIdle(Envelope* arriving) {
       // may, even with TTL 0, as in RabbitMQ, before the final expiry pass.
       ExpireHeadsLocked(&dead);
       DrainIntakeLocked(&dead);
-      if (arriving != nullptr) {
-        AcceptLocked(std::move(*arriving), &dead);
-        arriving = nullptr;
-      }
+      for (Envelope& envelope : arriving) AcceptLocked(std::move(envelope), &dead);
+      arriving = {};
       DispatchLocked();
       ExpireHeadsLocked(&dead);
       timer = TimerNeededLocked();

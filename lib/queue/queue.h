@@ -26,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -95,9 +96,13 @@ class Queue : public std::enable_shared_from_this<Queue> {
   // A token for one publishing channel; must not outlive the queue.
   std::unique_ptr<ProducerToken> NewProducerToken();
 
-  // Takes `envelope` (its confirm, if any, is settled when the queue accepts
-  // or refuses it). Lock-free unless this thread becomes the owner.
-  void Publish(Envelope envelope, ProducerToken* token);
+  // Takes `envelopes`, in order, leaving them moved-from (a confirm is
+  // settled when the queue accepts or refuses its message). Lock-free
+  // unless this thread becomes the owner.
+  void Publish(std::span<Envelope> envelopes, ProducerToken* token);
+  void Publish(Envelope envelope, ProducerToken* token) {
+    Publish(std::span<Envelope>(&envelope, 1), token);
+  }
 
   struct Counts {
     uint32_t messages = 0;  // ready
@@ -163,9 +168,8 @@ class Queue : public std::enable_shared_from_this<Queue> {
   using DeadLetters = std::vector<DeadLetter>;
 
   // The owner's loop (see the top of this file): drains, accepts `arriving`
-  // (if not null) after what the intake held, and dispatches, until no
-  // signal is left.
-  void OwnUntilIdle(Envelope* arriving);
+  // after what the intake held, and dispatches, until no signal is left.
+  void OwnUntilIdle(std::span<Envelope> arriving);
 
   // Everything below runs with mu_ held.
   void DrainIntakeLocked(DeadLetters* dead);
