@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <utility>
 
+#include "amqp/methods.h"
 #include "string_view.h"
 #include "warren/status.h"
 
@@ -893,27 +894,18 @@ void Link::RecoverTopology() {
   for (const ExchangeRecord& x : topology_.exchanges()) {
     if (down_) return;
     Encoder encoder(&send_pool_);
-    amqp_exchange_declare_t declare{};
-    declare.exchange = Bytes(x.name);
-    declare.type = Bytes(x.type);
-    declare.durable = x.options.durable;
-    declare.auto_delete = x.options.auto_delete;
-    declare.internal = x.options.internal;
-    declare.arguments = encoder.Table(x.options.arguments);
-    run(AMQP_EXCHANGE_DECLARE_METHOD, &declare, AMQP_EXCHANGE_DECLARE_OK_METHOD).IgnoreError();
+    run(AMQP_EXCHANGE_DECLARE_METHOD, ExchangeDeclareMethod(encoder, x),
+        AMQP_EXCHANGE_DECLARE_OK_METHOD)
+        .IgnoreError();
     recycle_amqp_pool(&send_pool_);
   }
   for (const QueueRecord& q : topology_.queues()) {
     if (down_) return;
     Encoder encoder(&send_pool_);
-    amqp_queue_declare_t declare{};
-    declare.queue = q.server_named ? amqp_empty_bytes : Bytes(q.name);
-    declare.durable = q.options.durable;
-    declare.exclusive = q.options.exclusive;
-    declare.auto_delete = q.options.auto_delete;
-    declare.arguments = encoder.Table(q.options.arguments);
-    absl::StatusOr<Reply> declared =
-        run(AMQP_QUEUE_DECLARE_METHOD, &declare, AMQP_QUEUE_DECLARE_OK_METHOD);
+    absl::StatusOr<Reply> declared = run(
+        AMQP_QUEUE_DECLARE_METHOD,
+        QueueDeclareMethod(encoder, q.server_named ? std::string_view() : q.name, q.options),
+        AMQP_QUEUE_DECLARE_OK_METHOD);
     recycle_amqp_pool(&send_pool_);
     if (declared.ok() && q.server_named && declared->name != q.name) {
       topology_.Rename(q.name, declared->name);
@@ -922,21 +914,9 @@ void Link::RecoverTopology() {
   for (const BindingRecord& b : topology_.bindings()) {
     if (down_) return;
     Encoder encoder(&send_pool_);
-    if (b.to_exchange) {
-      amqp_exchange_bind_t bind{};
-      bind.destination = Bytes(b.destination);
-      bind.source = Bytes(b.source);
-      bind.routing_key = Bytes(b.routing_key);
-      bind.arguments = encoder.Table(b.arguments);
-      run(AMQP_EXCHANGE_BIND_METHOD, &bind, AMQP_EXCHANGE_BIND_OK_METHOD).IgnoreError();
-    } else {
-      amqp_queue_bind_t bind{};
-      bind.queue = Bytes(b.destination);
-      bind.exchange = Bytes(b.source);
-      bind.routing_key = Bytes(b.routing_key);
-      bind.arguments = encoder.Table(b.arguments);
-      run(AMQP_QUEUE_BIND_METHOD, &bind, AMQP_QUEUE_BIND_OK_METHOD).IgnoreError();
-    }
+    const BindingMethod method = BindingMethodOf(b, /*bind=*/true);
+    run(method.method, BindingMethodStruct(encoder, b, /*bind=*/true), method.reply)
+        .IgnoreError();
     recycle_amqp_pool(&send_pool_);
   }
   if (down_ || !wires_.contains(number)) return;
@@ -986,15 +966,9 @@ void Link::RecoverChannel(uint16_t number) {
       const ConsumerEntry& c = consumers[next++];
       const std::string queue = topology_.Resolve(c.queue);
       Encoder encoder(&send_pool_);
-      amqp_basic_consume_t consume{};
-      consume.queue = Bytes(queue);
-      consume.consumer_tag = Bytes(c.options.consumer_tag);
-      consume.no_local = c.options.no_local;
-      consume.no_ack = c.options.no_ack;
-      consume.exclusive = c.options.exclusive;
-      consume.arguments = encoder.Table(c.options.arguments);
       absl::StatusOr<Reply> consumed =
-          CallOnIo(number, AMQP_BASIC_CONSUME_METHOD, &consume, {AMQP_BASIC_CONSUME_OK_METHOD});
+          CallOnIo(number, AMQP_BASIC_CONSUME_METHOD, ConsumeMethod(encoder, queue, c.options),
+                   {AMQP_BASIC_CONSUME_OK_METHOD});
       recycle_amqp_pool(&send_pool_);
       if (down_) return;
       if (!consumed.ok()) {

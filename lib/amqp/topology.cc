@@ -7,16 +7,25 @@
 #include "string_view.h"
 
 namespace warren::amqp {
+namespace {
+
+// A declaration replaces the record of the same name, in its place.
+template <typename Record>
+void Upsert(std::vector<Record>& records, Record record) {
+  auto it = std::find_if(records.begin(), records.end(),
+                         [&](const Record& r) { return r.name == record.name; });
+  if (it != records.end()) {
+    *it = std::move(record);
+  } else {
+    records.push_back(std::move(record));
+  }
+}
+
+}  // namespace
 
 void Topology::DeclareExchange(ExchangeRecord record) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = std::find_if(exchanges_.begin(), exchanges_.end(),
-                         [&](const ExchangeRecord& e) { return e.name == record.name; });
-  if (it != exchanges_.end()) {
-    *it = std::move(record);
-  } else {
-    exchanges_.push_back(std::move(record));
-  }
+  Upsert(exchanges_, std::move(record));
 }
 
 void Topology::DeleteExchange(std::string_view name) {
@@ -29,13 +38,7 @@ void Topology::DeleteExchange(std::string_view name) {
 
 void Topology::DeclareQueue(QueueRecord record) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = std::find_if(queues_.begin(), queues_.end(),
-                         [&](const QueueRecord& q) { return q.name == record.name; });
-  if (it != queues_.end()) {
-    *it = std::move(record);
-  } else {
-    queues_.push_back(std::move(record));
-  }
+  Upsert(queues_, std::move(record));
 }
 
 void Topology::DeleteQueue(std::string_view name) {
