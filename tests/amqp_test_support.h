@@ -58,6 +58,31 @@ inline absl::Status Rabbitmqctl(const std::vector<std::string>& args) {
   return absl::OkStatus();
 }
 
+// The broker's host and port ("127.0.0.1:5672"), from WARREN_AMQP_URL.
+inline std::string BrokerAuthority() {
+  const std::string base = BrokerUrlBase();
+  const size_t at = base.find('@');
+  const size_t start = at != std::string::npos ? at + 1 : base.find("://") + 3;
+  return base.substr(start);
+}
+
+// Creates `vhost` with every permission for `user`, creating the user first
+// with `password` unless it is guest, in one rabbitmqctl call. Names must
+// need no quoting in an Erlang binary.
+inline absl::Status AddVhost(const std::string& vhost, const std::string& user = "guest",
+                             const std::string& password = "") {
+  const std::string add_user =
+      user == "guest" ? ""
+                      : absl::StrCat("ok = rabbit_auth_backend_internal:add_user(<<\"", user,
+                                     "\">>, <<\"", password, "\">>, <<\"warren-tests\">>), ");
+  return Rabbitmqctl(
+      {"eval", absl::StrCat(add_user, "ok = rabbit_vhost:add(<<\"", vhost,
+                            "\">>, <<\"warren-tests\">>), "
+                            "ok = rabbit_auth_backend_internal:set_permissions(<<\"",
+                            user, "\">>, <<\"", vhost, "\">>, <<\".*\">>, <<\".*\">>, ",
+                            "<<\".*\">>, <<\"warren-tests\">>).")});
+}
+
 // One vhost for the whole test process, with all permissions for the URL's
 // user (guest), created and deleted in one rabbitmqctl call each.
 class ScratchVhost : public ::testing::Environment {
@@ -77,11 +102,7 @@ class ScratchVhost : public ::testing::Environment {
   // Lazily, so that a process that runs no AMQP test touches no broker.
   absl::Status Create() {
     if (created_) return absl::OkStatus();
-    absl::Status s = Rabbitmqctl(
-        {"eval", absl::StrCat("ok = rabbit_vhost:add(<<\"", name_, "\">>, <<\"warren-tests\">>), "
-                              "ok = rabbit_auth_backend_internal:set_permissions(<<\"guest\">>, "
-                              "<<\"", name_, "\">>, <<\".*\">>, <<\".*\">>, <<\".*\">>, "
-                              "<<\"warren-tests\">>).")});
+    absl::Status s = AddVhost(name_);
     created_ = s.ok();
     return s;
   }

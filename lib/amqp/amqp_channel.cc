@@ -281,6 +281,7 @@ absl::StatusOr<std::string> AmqpChannel::BasicConsume(std::string_view queue,
         state->AddConsumer(std::move(entry));
       });
   if (!reply.ok()) return reply.status();
+  link_->topology().MarkConsumed(Recorded(name));
   return reply->name;
 }
 

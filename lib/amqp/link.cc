@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <set>
+#include <string>
 #include <utility>
 
 #include "amqp/methods.h"
@@ -39,6 +41,15 @@ absl::Status BrokerError(int code, amqp_bytes_t text) {
   const std::string prefix = StrCat(ReplyCodeName(static_cast<ReplyCode>(code)), " - ");
   if (message.starts_with(prefix)) message.erase(0, prefix.size());
   return AmqpError(static_cast<ReplyCode>(code), message);
+}
+
+// `status` with `context` before its message, keeping its code and its
+// AMQP reply code.
+absl::Status InContext(std::string_view context, const absl::Status& status) {
+  absl::Status out(status.code(), StrCat(context, ": ", status.message()));
+  status.ForEachPayload(
+      [&](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
 }
 
 absl::Status Lost(const Endpoint& endpoint, std::string_view why) {
@@ -212,6 +223,9 @@ absl::StatusOr<std::shared_ptr<Link>> Link::Open(Endpoint endpoint,
   }
   if (options.heartbeat_seconds < 0 || options.heartbeat_seconds > 65535) {
     return absl::InvalidArgumentError("heartbeat_seconds must be within 0..65535");
+  }
+  if (options.reconnect.give_up_after < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("reconnect.give_up_after must not be negative");
   }
   absl::StatusOr<amqp_connection_state_t> conn = Dial(endpoint, options);
   if (!conn.ok()) return conn.status();
@@ -441,7 +455,10 @@ void Link::IoThread() {
 void Link::Serve() {
   while (!down_) {
     if (close_requested()) {
-      CloseConnection();
+      // What was posted before Close() goes out before connection.close:
+      // a publish or an ack that returned OK is not dropped by closing.
+      RunRequests();
+      if (!down_) CloseConnection(absl::OkStatus());
       return;
     }
     RunRequests();
@@ -544,7 +561,7 @@ void Link::OnConnectionMethod(const amqp_method_t& method) {
     // back to. Any other code refuses something this connection did.
     LinkDown(std::move(error), close->reply_code == static_cast<int>(ReplyCode::kConnectionForced));
   } else if (method.id == AMQP_CONNECTION_CLOSE_OK_METHOD && closing_connection_) {
-    LinkDown(absl::OkStatus(), false);
+    LinkDown(closing_reason_, false);
   }
 }
 
@@ -723,8 +740,9 @@ void Link::OnContentDone(Wire& wire) {
   }
 }
 
-void Link::CloseConnection() {
+void Link::CloseConnection(absl::Status reason) {
   closing_connection_ = true;
+  closing_reason_ = std::move(reason);
   amqp_connection_close_t close{};
   close.reply_code = 200;
   close.reply_text = amqp_cstring_bytes("Goodbye");
@@ -733,7 +751,7 @@ void Link::CloseConnection() {
   while (!down_ && absl::Now() < deadline) {
     if (!ReadFrames() && !down_) WaitIo(std::min(deadline - absl::Now(), kIdleTick));
   }
-  LinkDown(absl::OkStatus(), false);
+  LinkDown(closing_reason_, false);
 }
 
 void Link::DropConnection(const absl::Status& reason, bool recovering) {
@@ -809,10 +827,16 @@ bool Link::SleepUnlessClosing(absl::Duration delay) {
 }
 
 std::optional<absl::Status> Link::Reconnect() {
+  const absl::Time lost_at = absl::Now();
+  const absl::Time give_up_at = lost_at + options_.reconnect.give_up_after;
   absl::Duration delay = options_.reconnect.initial_delay;
+  int attempts = 0;
   while (true) {
-    if (SleepUnlessClosing(delay)) return absl::OkStatus();
+    const absl::Time now = absl::Now();
+    if (now >= give_up_at) return GaveUp(now - lost_at, attempts);
+    if (SleepUnlessClosing(std::min(delay, give_up_at - now))) return absl::OkStatus();
     delay = std::min(delay * 2, options_.reconnect.max_delay);
+    ++attempts;
     absl::StatusOr<amqp_connection_state_t> conn = Dial(endpoint_, options_);
     if (!conn.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -822,8 +846,12 @@ std::optional<absl::Status> Link::Reconnect() {
     conn_ = *conn;
     const int channel_max = amqp_get_channel_max(conn_);
     channel_max_ = static_cast<uint16_t>(channel_max == 0 ? 65535 : channel_max);
-    Recover();
+    const absl::Status recovered = Recover();
     if (!down_ && close_requested()) LinkDown(absl::OkStatus(), false);
+    // The broker refused to take back something this connection had: going
+    // on without it would lose messages quietly, so the connection closes
+    // with the refusal.
+    if (!down_ && !recovered.ok()) CloseConnection(recovered);
     if (!down_) {
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -838,6 +866,15 @@ std::optional<absl::Status> Link::Reconnect() {
     if (!down.recoverable) return down.reason;
     DropConnection(down.reason, true);
   }
+}
+
+absl::Status Link::GaveUp(absl::Duration trying, int attempts) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return absl::UnavailableError(StrCat(
+      "gave up reconnecting to ", endpoint_.Describe(), " after ",
+      absl::FormatDuration(absl::Trunc(trying, absl::Milliseconds(1))), " (", attempts,
+      attempts == 1 ? " attempt" : " attempts", last_attempt_.ok() ? "" : ", the last: ",
+      last_attempt_.message(), "); lost: ", lost_reason_.message()));
 }
 
 absl::StatusOr<Reply> Link::CallOnIo(uint16_t number, amqp_method_number_t method,
@@ -865,61 +902,80 @@ absl::StatusOr<Reply> Link::CallOnIo(uint16_t number, amqp_method_number_t metho
   return call->Wait(absl::ZeroDuration());
 }
 
-void Link::Recover() {
-  RecoverTopology();
+absl::Status Link::Recover() {
+  std::set<std::string> consumed;
+  for (const auto& [number, wire] : wires_) {
+    for (const ConsumerEntry& c : wire.state->Consumers()) {
+      consumed.insert(topology_.Resolve(c.queue));
+    }
+  }
+  topology_.ForgetAbandonedQueues(consumed);
+  if (absl::Status s = RecoverTopology(); !s.ok()) return s;
   std::vector<uint16_t> numbers;
   for (const auto& [number, wire] : wires_) numbers.push_back(number);
   for (uint16_t number : numbers) {
-    if (down_) return;
+    if (down_) break;
     RecoverChannel(number);
   }
+  return absl::OkStatus();
 }
 
-void Link::RecoverTopology() {
+absl::Status Link::RecoverTopology() {
   // A channel of its own, the highest number, so that a refused declare
-  // closes nothing of the application's; reopened after each refusal.
+  // closes nothing of the application's.
   const uint16_t number = channel_max_;
-  auto state = std::make_shared<ChannelState>(number, dispatcher_.get());
-  auto run = [&](amqp_method_number_t method, void* decoded,
-                 amqp_method_number_t reply) -> absl::StatusOr<Reply> {
-    if (!wires_.contains(number)) {
-      wires_[number] = Wire{.state = state, .recovering = true};
-      amqp_channel_open_t open{};
-      absl::StatusOr<Reply> opened =
-          CallOnIo(number, AMQP_CHANNEL_OPEN_METHOD, &open, {AMQP_CHANNEL_OPEN_OK_METHOD});
-      if (!opened.ok()) return opened.status();
+  wires_[number] = Wire{.state = std::make_shared<ChannelState>(number, dispatcher_.get()),
+                        .recovering = true};
+  amqp_channel_open_t open{};
+  absl::Status done =
+      CallOnIo(number, AMQP_CHANNEL_OPEN_METHOD, &open, {AMQP_CHANNEL_OPEN_OK_METHOD}).status();
+  if (!done.ok()) {
+    done = InContext(StrCat("could not open a channel to recover the topology after "
+                            "reconnecting to ",
+                            endpoint_.Describe()),
+                     done);
+  }
+  // Declares one record; any refusal is the first step that failed.
+  auto replay = [&](std::string_view what, amqp_method_number_t method, void* decoded,
+                    amqp_method_number_t reply) -> absl::StatusOr<Reply> {
+    absl::StatusOr<Reply> replied = CallOnIo(number, method, decoded, {reply});
+    recycle_amqp_pool(&send_pool_);
+    if (!replied.ok()) {
+      done = InContext(StrCat("could not recover ", what, " after reconnecting to ",
+                              endpoint_.Describe()),
+                       replied.status());
     }
-    return CallOnIo(number, method, decoded, {reply});
+    return replied;
   };
   for (const ExchangeRecord& x : topology_.exchanges()) {
-    if (down_) return;
+    if (down_ || !done.ok()) break;
     Encoder encoder(&send_pool_);
-    run(AMQP_EXCHANGE_DECLARE_METHOD, ExchangeDeclareMethod(encoder, x),
-        AMQP_EXCHANGE_DECLARE_OK_METHOD)
+    replay(StrCat("exchange '", x.name, "'"), AMQP_EXCHANGE_DECLARE_METHOD,
+           ExchangeDeclareMethod(encoder, x), AMQP_EXCHANGE_DECLARE_OK_METHOD)
         .IgnoreError();
-    recycle_amqp_pool(&send_pool_);
   }
   for (const QueueRecord& q : topology_.queues()) {
-    if (down_) return;
+    if (down_ || !done.ok()) break;
     Encoder encoder(&send_pool_);
-    absl::StatusOr<Reply> declared = run(
-        AMQP_QUEUE_DECLARE_METHOD,
+    absl::StatusOr<Reply> declared = replay(
+        StrCat("queue '", q.name, "'"), AMQP_QUEUE_DECLARE_METHOD,
         QueueDeclareMethod(encoder, q.server_named ? std::string_view() : q.name, q.options),
         AMQP_QUEUE_DECLARE_OK_METHOD);
-    recycle_amqp_pool(&send_pool_);
     if (declared.ok() && q.server_named && declared->name != q.name) {
       topology_.Rename(q.name, declared->name);
     }
   }
   for (const BindingRecord& b : topology_.bindings()) {
-    if (down_) return;
+    if (down_ || !done.ok()) break;
     Encoder encoder(&send_pool_);
     const BindingMethod method = BindingMethodOf(b, /*bind=*/true);
-    run(method.method, BindingMethodStruct(encoder, b, /*bind=*/true), method.reply)
+    replay(StrCat("the binding of ", b.to_exchange ? "exchange '" : "queue '", b.destination,
+                  "' to exchange '", b.source, "' with key '", b.routing_key, "'"),
+           method.method, BindingMethodStruct(encoder, b, /*bind=*/true), method.reply)
         .IgnoreError();
-    recycle_amqp_pool(&send_pool_);
   }
-  if (down_ || !wires_.contains(number)) return;
+  // A refusal closed the channel already; the link dropping took it too.
+  if (down_ || !wires_.contains(number)) return done;
   amqp_channel_close_t close{};
   close.reply_code = 200;
   close.reply_text = amqp_cstring_bytes("recovered");
@@ -927,6 +983,7 @@ void Link::RecoverTopology() {
   CallOnIo(number, AMQP_CHANNEL_CLOSE_METHOD, &close, {AMQP_CHANNEL_CLOSE_OK_METHOD})
       .IgnoreError();
   wires_.erase(number);
+  return done;
 }
 
 void Link::RecoverChannel(uint16_t number) {
@@ -957,7 +1014,9 @@ void Link::RecoverChannel(uint16_t number) {
     }
     if (down_) return;
     if (!setup.ok()) {
-      state->Close(setup);
+      state->Close(InContext(StrCat("could not recover channel ", number,
+                                    " after reconnecting to ", endpoint_.Describe()),
+                             setup));
       wires_.erase(number);
       return;
     }
