@@ -136,16 +136,25 @@ struct ClientOptions {
   absl::Duration rpc_timeout = absl::Seconds(30);      // one synchronous method
   int heartbeat_seconds = 10;                          // 0: none
   ReconnectOptions reconnect;
-  // amqps:// only: PEM file of the certificate authorities to trust; empty
-  // uses OpenSSL's default paths. The broker's certificate and host name are
-  // always verified.
+  // amqps:// only. The broker's certificate is always verified, and so is
+  // its host name: the URL's host must be a DNS name the certificate names
+  // (rabbitmq-c 0.11 matches no IP address). An error in the files is
+  // kInvalidArgument from Connect; a certificate that does not verify is
+  // kUnavailable naming the check that failed.
+  //
+  // PEM file of the certificate authorities to trust; empty trusts
+  // OpenSSL's default ones (Debian: /etc/ssl/certs).
   std::string tls_ca_file;
+  // PEM files of a client certificate and its unencrypted key, for a broker
+  // that asks for one (ssl_options.verify = verify_peer). Both or neither.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   // Shown as connection_name by RabbitMQ's tools.
   std::string connection_name;
 };
 
 // Opens a connection to the broker `url` names. Errors: kInvalidArgument for
-// a malformed URL or options; for inproc://, 530 NOT_ALLOWED for a missing
+// a malformed URL or options (including TLS files that cannot be read); for inproc://, 530 NOT_ALLOWED for a missing
 // virtual host of a registered broker; for amqp://, kUnavailable when the
 // broker cannot be reached and the broker's refusal otherwise (403
 // ACCESS_REFUSED for bad credentials, 530 NOT_ALLOWED for a missing vhost).

@@ -3,6 +3,7 @@
 
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -93,6 +94,35 @@ struct ClientProperties {
   amqp_table_t table;
 };
 
+// An encrypted key would make OpenSSL prompt on the terminal: refuse it.
+int NoKeyPassword(char*, int, int, void*) { return 0; }
+
+// The broker's certificate and host name are always verified; the trusted
+// CAs are the file's or OpenSSL's default ones (rabbitmq-c 0.11 loads none by
+// itself).
+absl::Status SetUpTls(amqp_socket_t* socket, const ClientOptions& options) {
+  amqp_ssl_socket_set_verify_peer(socket, 1);
+  amqp_ssl_socket_set_verify_hostname(socket, 1);
+  auto* context = static_cast<SSL_CTX*>(amqp_ssl_socket_get_context(socket));
+  SSL_CTX_set_default_passwd_cb(context, NoKeyPassword);
+  if (options.tls_ca_file.empty()) {
+    if (SSL_CTX_set_default_verify_paths(context) != 1) {
+      return absl::InternalError("cannot load OpenSSL's default CA certificates");
+    }
+  } else if (amqp_ssl_socket_set_cacert(socket, options.tls_ca_file.c_str()) != AMQP_STATUS_OK) {
+    return absl::InvalidArgumentError(
+        StrCat("cannot read the CA certificates in ", options.tls_ca_file));
+  }
+  if (!options.tls_cert_file.empty() &&
+      amqp_ssl_socket_set_key(socket, options.tls_cert_file.c_str(),
+                              options.tls_key_file.c_str()) != AMQP_STATUS_OK) {
+    return absl::InvalidArgumentError(StrCat("cannot use the client certificate in ",
+                                             options.tls_cert_file, " with the key in ",
+                                             options.tls_key_file));
+  }
+  return absl::OkStatus();
+}
+
 // Opens a socket and logs in. Errors name the endpoint, never the user or
 // password.
 absl::StatusOr<amqp_connection_state_t> Dial(const Endpoint& endpoint,
@@ -105,13 +135,9 @@ absl::StatusOr<amqp_connection_state_t> Dial(const Endpoint& endpoint,
     return absl::InternalError("cannot create a socket");
   }
   if (endpoint.tls) {
-    amqp_ssl_socket_set_verify_peer(socket, 1);
-    amqp_ssl_socket_set_verify_hostname(socket, 1);
-    if (!options.tls_ca_file.empty() &&
-        amqp_ssl_socket_set_cacert(socket, options.tls_ca_file.c_str()) != AMQP_STATUS_OK) {
+    if (absl::Status s = SetUpTls(socket, options); !s.ok()) {
       amqp_destroy_connection(conn);
-      return absl::InvalidArgumentError(
-          StrCat("cannot read the CA certificates in ", options.tls_ca_file));
+      return s;
     }
   }
   timeval timeout = TimevalOf(options.connect_timeout);
@@ -223,6 +249,9 @@ absl::StatusOr<std::shared_ptr<Link>> Link::Open(Endpoint endpoint,
   }
   if (options.heartbeat_seconds < 0 || options.heartbeat_seconds > 65535) {
     return absl::InvalidArgumentError("heartbeat_seconds must be within 0..65535");
+  }
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("tls_cert_file and tls_key_file are set together");
   }
   if (options.reconnect.give_up_after < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("reconnect.give_up_after must not be negative");
