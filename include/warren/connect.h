@@ -154,9 +154,10 @@ struct ClientOptions {
 };
 
 // Opens a connection to the broker `url` names. Errors: kInvalidArgument for
-// a malformed URL or options (including TLS files that cannot be read); for inproc://, 530 NOT_ALLOWED for a missing
-// virtual host of a registered broker; for amqp://, kUnavailable when the
-// broker cannot be reached and the broker's refusal otherwise (403
+// a malformed URL or options (TLS files that cannot be read included); for
+// inproc://, 530 NOT_ALLOWED for a missing virtual host of a registered
+// broker; for amqp://, kUnavailable when the broker cannot be reached or its
+// certificate does not verify, and the broker's refusal otherwise (403
 // ACCESS_REFUSED for bad credentials, 530 NOT_ALLOWED for a missing vhost).
 absl::StatusOr<std::unique_ptr<Connection>> Connect(std::string_view url,
                                                     const ClientOptions& options = {});

@@ -98,8 +98,8 @@ void Topology::ForgetBindingsLocked(absl::FunctionRef<bool(const BindingRecord&)
   // source goes; the exchange's own bindings go with it, which may in turn
   // leave another one without bindings.
   for (const std::string& source : sources) {
-    const bool still_bound = std::any_of(bindings_.begin(), bindings_.end(),
-                                         [&](const BindingRecord& b) { return b.source == source; });
+    auto from_source = [&](const BindingRecord& b) { return b.source == source; };
+    const bool still_bound = std::any_of(bindings_.begin(), bindings_.end(), from_source);
     auto exchange = std::find_if(exchanges_.begin(), exchanges_.end(),
                                  [&](const ExchangeRecord& e) { return e.name == source; });
     if (!still_bound && exchange != exchanges_.end() && exchange->options.auto_delete) {
