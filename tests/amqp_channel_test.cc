@@ -98,6 +98,14 @@ TEST(AmqpConnect, UnknownSchemeIsInvalidArgument) {
   EXPECT_EQ(Connect("http://localhost/").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(AmqpConnect, FailedConnectNamesNeitherUserNorPassword) {
+  auto connection = Connect("amqp://user:secretpw@127.0.0.1:1/",
+                            {.connect_timeout = absl::Seconds(2)});
+  ASSERT_FALSE(connection.ok());
+  EXPECT_THAT(connection.status().ToString(), Not(HasSubstr("secretpw")));
+  EXPECT_THAT(connection.status().ToString(), Not(HasSubstr("user")));
+}
+
 TEST(AmqpConnect, ClosedPortIsUnavailableAndNamesNoCredentials) {
   auto connection = Connect("amqp://someone:hunter2@127.0.0.1:1/v",
                             {.connect_timeout = absl::Seconds(2)});
@@ -109,9 +117,8 @@ TEST(AmqpConnect, ClosedPortIsUnavailableAndNamesNoCredentials) {
 }
 
 TEST(AmqpConnect, WrongPasswordIsAccessRefusedWithoutThePassword) {
-  const std::string base = testing::BrokerUrlBase();
   const std::string url =
-      absl::StrCat("amqp://guest:not-the-password@", base.substr(base.find('@') + 1), "/");
+      absl::StrCat("amqp://guest:not-the-password@", testing::BrokerAuthority(), "/");
   auto connection = Connect(url);
   ASSERT_FALSE(connection.ok());
   EXPECT_EQ(ReplyCodeOf(connection.status()), ReplyCode::kAccessRefused) << connection.status();
@@ -468,6 +475,33 @@ TEST_F(AmqpChannelTest, TooLongNameIsRefusedLocallyAndClosesNothing) {
   EXPECT_EQ(channel_->QueueDeclare(std::string(256, 'q')).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(channel_->is_open());
+}
+
+// Publishes are queued for the I/O thread; closing right after them must
+// send them first.
+TEST_F(AmqpChannelTest, CloseSendsEveryPublishThatReturnedOkFirst) {
+  constexpr int kMessages = 500;
+  const std::string queue = Name("q");
+  ASSERT_TRUE(channel_->QueueDeclare(queue).ok());
+  {
+    auto publisher = Connect(url_);
+    ASSERT_TRUE(publisher.ok()) << publisher.status();
+    auto channel = (*publisher)->OpenChannel();
+    ASSERT_TRUE(channel.ok());
+    for (int i = 0; i < kMessages; ++i) {
+      ASSERT_TRUE((*channel)->BasicPublish("", queue, Message("m")).ok());
+    }
+    ASSERT_TRUE((*publisher)->Close().ok());
+  }
+  Inbox<std::string> inbox;
+  ASSERT_TRUE(channel_
+                  ->BasicConsume(queue,
+                                 [&](const Delivery& d) {
+                                   inbox.Add(std::string(d.message.body()));
+                                 },
+                                 {.no_ack = true})
+                  .ok());
+  EXPECT_EQ(inbox.WaitFor(kMessages).size(), static_cast<size_t>(kMessages));
 }
 
 TEST_F(AmqpChannelTest, ClosedConnectionClosesItsChannels) {

@@ -5,6 +5,8 @@
 // confirm mode and consumers it had; publishes while it is away fail with
 // kUnavailable and unconfirmed ones are nacked. Only this process's vhost is
 // disturbed. See tests/amqp_test_support.h for the broker.
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -14,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "amqp_test_support.h"
 #include "gmock/gmock.h"
@@ -26,6 +29,7 @@ namespace warren {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr absl::Duration kWait = absl::Seconds(20);
 
@@ -219,6 +223,126 @@ TEST(AmqpRecovery, EveryPublishIsConfirmedNackedOrRefusedAcrossDrops) {
   std::lock_guard<std::mutex> lock(mu);
   EXPECT_GT(acks, 0);
   EXPECT_TRUE(ch.is_open());
+}
+
+// Waits until `connection` is closed for good; false after kWait.
+bool WaitUntilClosed(const Connection& connection) {
+  const absl::Time deadline = absl::Now() + kWait;
+  while (connection.is_open() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+  return !connection.is_open();
+}
+
+TEST(AmqpRecovery, ARedeclarationTheBrokerRefusesClosesTheConnectionNamingIt) {
+  auto connection = Connect(testing::TestVhostUrl(), QuickReconnect());
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  auto channel = (*connection)->OpenChannel();
+  ASSERT_TRUE(channel.ok());
+  ASSERT_TRUE((*channel)->QueueDeclare("picky", {.arguments = {{"x-message-ttl", int32_t{1000}}}})
+                  .ok());
+  // Someone else replaces the queue with other arguments while this
+  // connection is away.
+  {
+    auto other = Connect(testing::TestVhostUrl());
+    ASSERT_TRUE(other.ok()) << other.status();
+    auto other_channel = (*other)->OpenChannel();
+    ASSERT_TRUE(other_channel.ok());
+    ASSERT_TRUE((*other_channel)->QueueDelete("picky").ok());
+    ASSERT_TRUE((*other_channel)
+                    ->QueueDeclare("picky", {.arguments = {{"x-message-ttl", int32_t{2000}}}})
+                    .ok());
+  }
+
+  DropConnections();
+
+  ASSERT_TRUE(WaitUntilClosed(**connection));
+  const absl::Status reason = (*connection)->close_reason();
+  EXPECT_EQ(ReplyCodeOf(reason), ReplyCode::kPreconditionFailed) << reason;
+  EXPECT_THAT(reason.message(), HasSubstr("could not recover queue 'picky'"));
+  EXPECT_THAT(reason.message(), HasSubstr("x-message-ttl"));
+  EXPECT_FALSE((*channel)->is_open());
+  const absl::Status publish = (*channel)->BasicPublish("", "picky", Message("m"));
+  EXPECT_EQ(ReplyCodeOf(publish), ReplyCode::kChannelError) << publish;
+  EXPECT_THAT(publish.message(), HasSubstr("could not recover queue 'picky'"));
+}
+
+TEST(AmqpRecovery, AnAutoDeleteQueueItsLastConsumerLeftIsNotBroughtBack) {
+  auto connection = Connect(testing::TestVhostUrl(), QuickReconnect());
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  auto channel = (*connection)->OpenChannel();
+  ASSERT_TRUE(channel.ok());
+  Channel& ch = **channel;
+  ASSERT_TRUE(ch.QueueDeclare("fleeting", {.auto_delete = true}).ok());
+  ASSERT_TRUE(ch.QueueDeclare("kept", {.auto_delete = true}).ok());
+  auto fleeting = ch.BasicConsume("fleeting", [](const Delivery&) {}, {.no_ack = true});
+  ASSERT_TRUE(fleeting.ok());
+  ASSERT_TRUE(ch.BasicConsume("kept", [](const Delivery&) {}, {.no_ack = true}).ok());
+  ASSERT_TRUE(ch.BasicCancel(*fleeting).ok());  // the broker deletes "fleeting"
+
+  DropConnections();
+
+  ASSERT_TRUE(WhenBack([&] { return ch.QueueDeclare("kept", {.passive = true}).status(); }).ok());
+  EXPECT_EQ(ReplyCodeOf(ch.QueueDeclare("fleeting", {.passive = true}).status()),
+            ReplyCode::kNotFound);
+}
+
+TEST(AmqpRecovery, AnAutoDeleteExchangeItsLastBindingLeftIsNotBroughtBack) {
+  auto connection = Connect(testing::TestVhostUrl(), QuickReconnect());
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  auto channel = (*connection)->OpenChannel();
+  ASSERT_TRUE(channel.ok());
+  Channel& ch = **channel;
+  ASSERT_TRUE(ch.ExchangeDeclare("passing", kDirect, {.auto_delete = true}).ok());
+  ASSERT_TRUE(ch.QueueDeclare("bound").ok());
+  ASSERT_TRUE(ch.QueueBind("bound", "passing", "k").ok());
+  ASSERT_TRUE(ch.QueueUnbind("bound", "passing", "k").ok());  // the broker deletes "passing"
+
+  DropConnections();
+
+  ASSERT_TRUE(WhenBack([&] { return ch.QueueDeclare("bound", {.passive = true}).status(); }).ok());
+  EXPECT_EQ(ReplyCodeOf(ch.ExchangeDeclare("passing", kDirect, {.passive = true})),
+            ReplyCode::kNotFound);
+}
+
+// The vhost goes away for good, so every attempt is refused: the connection
+// gives up after the limit, says so, and never shows the password.
+TEST(AmqpRecovery, ReconnectionGivesUpAfterItsLimitAndEveryCallSaysWhy) {
+  const std::string vhost = absl::StrCat(testing::ScratchVhost::Get().name(), "-doomed");
+  const std::string user = absl::StrCat("warren-test-", getpid());
+  ASSERT_TRUE(testing::AddVhost(vhost, user, "secretpw").ok());
+  ClientOptions options = QuickReconnect();
+  options.reconnect.give_up_after = absl::Seconds(1);
+  auto connection = Connect(
+      absl::StrCat("amqp://", user, ":secretpw@", testing::BrokerAuthority(), "/", vhost),
+      options);
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  auto channel = (*connection)->OpenChannel();
+  ASSERT_TRUE(channel.ok());
+  ASSERT_TRUE((*channel)->QueueDeclare("q").ok());
+  std::vector<absl::Status> seen;
+  ASSERT_TRUE(testing::Rabbitmqctl({"delete_vhost", vhost}).ok());
+  const absl::Time deadline = absl::Now() + kWait;
+  while ((*connection)->is_open() && absl::Now() < deadline) {
+    seen.push_back((*channel)->BasicPublish("", "q", Message("m")));
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  testing::Rabbitmqctl({"delete_user", user}).IgnoreError();
+
+  ASSERT_FALSE((*connection)->is_open());
+  const absl::Status reason = (*connection)->close_reason();
+  EXPECT_EQ(reason.code(), absl::StatusCode::kUnavailable) << reason;
+  EXPECT_THAT(reason.message(), HasSubstr("gave up reconnecting to amqp://"));
+  EXPECT_THAT(reason.message(), HasSubstr(vhost));
+  seen.push_back((*channel)->BasicPublish("", "q", Message("m")));
+  EXPECT_THAT(seen.back().message(), HasSubstr("gave up reconnecting"));
+  EXPECT_TRUE(std::any_of(seen.begin(), seen.end(),
+                          [](const absl::Status& s) { return absl::IsUnavailable(s); }))
+      << "no publish saw the connection away";
+  seen.push_back(reason);
+  seen.push_back((*channel)->close_reason());
+  for (const absl::Status& s : seen) {
+    EXPECT_THAT(s.ToString(), Not(HasSubstr("secretpw")));
+    EXPECT_THAT(s.ToString(), Not(HasSubstr(user + ":")));
+  }
 }
 
 TEST(AmqpRecovery, CloseWhileReconnectingEndsIt) {

@@ -2,9 +2,10 @@
 // run against, and a virtual host of their own on it.
 //
 // The broker is WARREN_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/,
-// its vhost ignored) and is administered through rabbitmqctl on node
-// WARREN_RABBITMQ_NODE (default rabbit@localhost), as
-// shared/conformance/oracle.py does: scripts/rabbitmq starts such a broker.
+// its vhost ignored; WARREN_AMQPS_URL for its TLS listener) and is
+// administered through rabbitmqctl on node WARREN_RABBITMQ_NODE (default
+// rabbit@localhost), as shared/conformance/oracle.py does: scripts/rabbitmq
+// starts such a broker.
 // Each test process gets one fresh vhost, deleted when the process ends, so
 // tests never see each other's queues and never touch "/".
 #ifndef WARREN_TESTS_AMQP_TEST_SUPPORT_H_
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
@@ -40,9 +42,21 @@ inline std::string BrokerUrlBase() {
 
 inline std::string RabbitmqNode() { return EnvOr("WARREN_RABBITMQ_NODE", "rabbit@localhost"); }
 
-// Runs `rabbitmqctl -q -n NODE ARGS...`; the arguments must need no shell
-// quoting beyond single quotes. Errors carry its output.
-inline absl::Status Rabbitmqctl(const std::vector<std::string>& args) {
+// The same broker's TLS listener, without a vhost: WARREN_AMQPS_URL (default
+// amqps://guest:guest@localhost:5671; the host must be one the server's
+// certificate names), and the folder where scripts/rabbitmq put the CA and a
+// client certificate for that node.
+inline std::string TlsBrokerUrlBase() {
+  return EnvOr("WARREN_AMQPS_URL", "amqps://guest:guest@localhost:5671");
+}
+inline std::string TlsFolder() {
+  return absl::StrCat(EnvOr("TMPDIR", "/tmp"), "/warren-rabbitmq-", RabbitmqNode());
+}
+
+// Runs `rabbitmqctl -q -n NODE ARGS...` and returns what it printed; the
+// arguments must need no shell quoting beyond single quotes. Errors carry
+// its output.
+inline absl::StatusOr<std::string> RabbitmqctlOutput(const std::vector<std::string>& args) {
   std::string command = absl::StrCat("rabbitmqctl -q -n ", RabbitmqNode());
   for (const std::string& arg : args) absl::StrAppend(&command, " '", arg, "'");
   absl::StrAppend(&command, " 2>&1");
@@ -55,7 +69,36 @@ inline absl::Status Rabbitmqctl(const std::vector<std::string>& args) {
   if (status != 0) {
     return absl::UnavailableError(absl::StrCat(absl::StrJoin(args, " "), ": ", output));
   }
-  return absl::OkStatus();
+  return output;
+}
+
+inline absl::Status Rabbitmqctl(const std::vector<std::string>& args) {
+  return RabbitmqctlOutput(args).status();
+}
+
+// The broker's host and port ("127.0.0.1:5672"), from WARREN_AMQP_URL.
+inline std::string BrokerAuthority() {
+  const std::string base = BrokerUrlBase();
+  const size_t at = base.find('@');
+  const size_t start = at != std::string::npos ? at + 1 : base.find("://") + 3;
+  return base.substr(start);
+}
+
+// Creates `vhost` with every permission for `user`, creating the user first
+// with `password` unless it is guest, in one rabbitmqctl call. Names must
+// need no quoting in an Erlang binary.
+inline absl::Status AddVhost(const std::string& vhost, const std::string& user = "guest",
+                             const std::string& password = "") {
+  const std::string add_user =
+      user == "guest" ? ""
+                      : absl::StrCat("ok = rabbit_auth_backend_internal:add_user(<<\"", user,
+                                     "\">>, <<\"", password, "\">>, <<\"warren-tests\">>), ");
+  return Rabbitmqctl(
+      {"eval", absl::StrCat(add_user, "ok = rabbit_vhost:add(<<\"", vhost,
+                            "\">>, <<\"warren-tests\">>), "
+                            "ok = rabbit_auth_backend_internal:set_permissions(<<\"",
+                            user, "\">>, <<\"", vhost, "\">>, <<\".*\">>, <<\".*\">>, ",
+                            "<<\".*\">>, <<\"warren-tests\">>).")});
 }
 
 // One vhost for the whole test process, with all permissions for the URL's
@@ -77,11 +120,7 @@ class ScratchVhost : public ::testing::Environment {
   // Lazily, so that a process that runs no AMQP test touches no broker.
   absl::Status Create() {
     if (created_) return absl::OkStatus();
-    absl::Status s = Rabbitmqctl(
-        {"eval", absl::StrCat("ok = rabbit_vhost:add(<<\"", name_, "\">>, <<\"warren-tests\">>), "
-                              "ok = rabbit_auth_backend_internal:set_permissions(<<\"guest\">>, "
-                              "<<\"", name_, "\">>, <<\".*\">>, <<\".*\">>, <<\".*\">>, "
-                              "<<\"warren-tests\">>).")});
+    absl::Status s = AddVhost(name_);
     created_ = s.ok();
     return s;
   }

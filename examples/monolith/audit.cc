@@ -17,12 +17,8 @@ constexpr uint16_t kPrefetch = 50;
 
 absl::StatusOr<std::unique_ptr<Audit>> Audit::Start(std::string_view bus_url,
                                                     std::function<void()> on_progress) {
-  absl::StatusOr<BusLink> link = ConnectToBus(bus_url);
+  absl::StatusOr<BusLink> link = ConnectAndSubscribe(bus_url, kAuditQueue, {"#"}, kPrefetch);
   if (!link.ok()) return link.status();
-  absl::Status subscribed = Subscribe(*link->channel, kAuditQueue, {"#"});
-  if (!subscribed.ok()) return subscribed;
-  absl::Status qos = link->channel->BasicQos(kPrefetch);
-  if (!qos.ok()) return qos;
   std::unique_ptr<Audit> audit(new Audit(*std::move(link), std::move(on_progress)));
   absl::StatusOr<std::string> consumer = audit->link_.channel->BasicConsume(
       kAuditQueue,

@@ -1,8 +1,24 @@
 // examples/monolith/billing.h: the billing module. Competing workers take
 // order.created events from billing's work queue, charge the order through a
-// PaymentGateway and announce payment.succeeded or payment.failed. What
-// becomes of an order whose charge failed is a FailurePolicy's decision: that
-// is where a retry or dead-letter path plugs in.
+// PaymentGateway and announce payment.succeeded or payment.failed.
+//
+// A failed charge is retried after a delay, then given up on, with the
+// broker doing the waiting and the bookkeeping (RabbitMQ's dead-lettering):
+//
+//   billing.orders  the work queue; what a worker rejects is dead-lettered
+//                   to billing.dead (x-dead-letter-routing-key)
+//   billing.retry   a copy of a failed order waits here for its
+//                   x-message-ttl (the retry delay), then expires and is
+//                   dead-lettered back to billing.orders, which adds an
+//                   x-death entry {queue billing.retry, reason expired}
+//   billing.dead    orders that failed their last attempt, each with its
+//                   x-death history: why it died and how often it waited
+//
+// A worker reads the attempt a delivery is from its x-death (one more than
+// the times it expired from billing.retry). On a failure before the last
+// attempt it publishes a copy to billing.retry, waits for the broker's
+// confirm and acks the original; on the last it rejects it. Billing also
+// watches billing.dead and reports each order that lands there.
 //
 // It talks to the other modules only through the event bus (event_bus.h),
 // over its own connection.
@@ -12,17 +28,25 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "event_bus.h"
 #include "warren/channel.h"
 
 namespace monolith {
+
+// Billing's queues (see above). Only billing uses them; an operator's tool
+// would look at billing.dead.
+inline constexpr std::string_view kBillingWorkQueue = "billing.orders";
+inline constexpr std::string_view kBillingRetryQueue = "billing.retry";
+inline constexpr std::string_view kBillingDeadQueue = "billing.dead";
 
 // The payment provider. Called from several workers at once, so an
 // implementation must be thread-safe.
@@ -33,48 +57,27 @@ class PaymentGateway {
   virtual absl::Status Charge(const OrderEvent& order) = 0;
 };
 
-// How a delivery whose charge failed is settled.
-enum class FailureAction {
-  // basic.nack with requeue: back to the head of the work queue and
-  // redelivered at once, flagged redelivered.
-  kRequeue,
-  // basic.reject without requeue: dropped, or dead-lettered when the work
-  // queue's arguments name an x-dead-letter-exchange.
-  kReject,
-};
-
-// Billing's failure path. Billing announces every failed charge
-// (payment.failed), then settles the delivery as the policy says. A delayed
-// retry or a dead-letter path is a new policy, with its own topology, and no
-// change to Billing.
-class FailurePolicy {
- public:
-  virtual ~FailurePolicy() = default;
-
-  // Declares what the policy sends failed orders to (a dead-letter exchange
-  // and queue, a delay queue) and returns the arguments billing's work queue
-  // needs to lead there (x-dead-letter-exchange, ...). Called once, before
-  // the work queue is declared.
-  virtual absl::StatusOr<warren::FieldTable> DeclareTopology(warren::Channel& channel) = 0;
-
-  // Decides how to settle `delivery`, whose charge just failed. Called from
-  // several workers at once.
-  virtual FailureAction OnChargeFailed(const warren::Delivery& delivery) = 0;
-};
-
-// The policy for now: a first failure is requeued for an immediate second
-// attempt; a failure on redelivery is rejected, and so dropped, as nothing
-// dead-letters yet.
-class RequeueOnce final : public FailurePolicy {
- public:
-  absl::StatusOr<warren::FieldTable> DeclareTopology(warren::Channel& channel) override;
-  FailureAction OnChargeFailed(const warren::Delivery& delivery) override;
-};
-
 struct BillingOptions {
   int workers = 2;        // competing consumers on the work queue
   uint16_t prefetch = 1;  // unacked orders per worker
-  std::unique_ptr<FailurePolicy> failure_policy = std::make_unique<RequeueOnce>();
+  int max_attempts = 3;   // charges of one order before it is dead-lettered
+  // How long a failed order waits in billing.retry before its next attempt.
+  absl::Duration retry_delay = absl::Milliseconds(200);
+};
+
+// One entry of a message's x-death header: the broker's record of a queue
+// the message was dead-lettered from, why, and how many times.
+struct XDeath {
+  std::string queue;
+  std::string reason;  // "rejected", "expired", ...
+  int64_t count = 0;
+};
+
+// An order that landed in billing.dead, with its x-death history (most
+// recent death first, as the broker keeps it).
+struct DeadLetteredOrder {
+  int order_id = 0;
+  std::vector<XDeath> x_death;
 };
 
 class Billing {
@@ -83,17 +86,20 @@ class Billing {
     int paid = 0;
     int charged_cents = 0;
     int failed_attempts = 0;
-    int requeued = 0;
-    int rejected = 0;
-    int paid_on_redelivery = 0;
+    int retried = 0;        // sent to billing.retry
+    int dead_lettered = 0;  // rejected on the last attempt
+    int paid_after_retry = 0;
     std::vector<int> paid_by_worker;
-    int deliveries_settled = 0;  // acked, nacked or rejected; counted last
+    std::vector<DeadLetteredOrder> dead_letters;  // seen in billing.dead
+    int deliveries_settled = 0;  // work-queue deliveries acked or rejected; counted last
   };
 
-  // Connects to the broker at `bus_url`, declares the failure policy's
-  // topology and the work queue, and starts the workers, each on a channel of
-  // its own. `gateway` must outlive the broker's callbacks. `on_progress` is
-  // called after each delivery billing settles, from a dispatcher thread.
+  // Connects to the broker at `bus_url`, declares billing's queues, and
+  // starts the workers, each on a channel of its own, and the watcher of
+  // billing.dead. `gateway` must outlive the broker's callbacks.
+  // `on_progress` is called after each delivery billing settles, from a
+  // dispatcher thread. Errors: kInvalidArgument for options without a
+  // worker or an attempt, or a delay under 1 ms; the broker's refusals.
   static absl::StatusOr<std::unique_ptr<Billing>> Start(std::string_view bus_url,
                                                         PaymentGateway& gateway,
                                                         BillingOptions options,
@@ -104,12 +110,18 @@ class Billing {
  private:
   Billing(BusLink link, PaymentGateway& gateway, BillingOptions options,
           std::function<void()> on_progress);
+  absl::Status DeclareQueues();
   absl::Status StartWorker(size_t worker);
+  absl::Status WatchDeadLetters();
   void OnOrderCreated(size_t worker, warren::Channel& channel, const warren::Delivery& delivery);
   void ChargeOrder(size_t worker, warren::Channel& channel, const warren::Delivery& delivery,
-                   const OrderEvent& order);
+                   const OrderEvent& order, int attempt);
   void HandleFailedCharge(warren::Channel& channel, const warren::Delivery& delivery,
-                          const OrderEvent& order, const absl::Status& declined);
+                          const OrderEvent& order, int attempt, const absl::Status& declined);
+  // Publishes a copy of `delivery` to billing.retry and waits for the
+  // broker's confirm of it.
+  absl::Status ScheduleRetry(warren::Channel& channel, const warren::Delivery& delivery);
+  void OnDeadLetter(const warren::Delivery& delivery);
   void CountSettled();
 
   const BusLink link_;
@@ -120,7 +132,6 @@ class Billing {
 
   mutable std::mutex mu_;
   Stats stats_;
-  std::map<int, int> failures_by_order_;
 };
 
 }  // namespace monolith

@@ -47,6 +47,20 @@ absl::Status Subscribe(warren::Channel& channel, std::string_view queue,
   return absl::OkStatus();
 }
 
+absl::StatusOr<BusLink> ConnectAndSubscribe(std::string_view bus_url, std::string_view queue,
+                                            std::initializer_list<std::string_view> routing_keys,
+                                            uint16_t prefetch) {
+  absl::StatusOr<BusLink> link = ConnectToBus(bus_url);
+  if (!link.ok()) return link.status();
+  absl::Status subscribed = Subscribe(*link->channel, queue, routing_keys);
+  if (!subscribed.ok()) return subscribed;
+  if (prefetch != 0) {
+    absl::Status qos = link->channel->BasicQos(prefetch);
+    if (!qos.ok()) return qos;
+  }
+  return link;
+}
+
 absl::Status PublishEvent(warren::Channel& channel, std::string_view routing_key,
                           const OrderEvent& event, std::string_view module) {
   warren::BasicProperties properties;

@@ -9,6 +9,7 @@
 #ifndef WARREN_EXAMPLES_MONOLITH_EVENT_BUS_H_
 #define WARREN_EXAMPLES_MONOLITH_EVENT_BUS_H_
 
+#include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -56,6 +57,13 @@ absl::StatusOr<BusLink> ConnectToBus(std::string_view bus_url);
 absl::Status Subscribe(warren::Channel& channel, std::string_view queue,
                        std::initializer_list<std::string_view> routing_keys,
                        const warren::FieldTable& queue_arguments = {});
+
+// A subscribing module's first steps: ConnectToBus, Subscribe with `queue`
+// and `routing_keys`, and, unless `prefetch` is 0 (no limit), basic.qos on
+// the link's channel.
+absl::StatusOr<BusLink> ConnectAndSubscribe(std::string_view bus_url, std::string_view queue,
+                                            std::initializer_list<std::string_view> routing_keys,
+                                            uint16_t prefetch = 0);
 
 // Publishes `event` with `routing_key`, persistent, naming the publishing
 // module as its app_id.

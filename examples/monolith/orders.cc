@@ -15,10 +15,8 @@ constexpr std::string_view kPaymentsQueue = "orders.payments";
 
 absl::StatusOr<std::unique_ptr<Orders>> Orders::Start(std::string_view bus_url,
                                                       std::function<void()> on_progress) {
-  absl::StatusOr<BusLink> link = ConnectToBus(bus_url);
+  absl::StatusOr<BusLink> link = ConnectAndSubscribe(bus_url, kPaymentsQueue, {kPaymentSucceeded});
   if (!link.ok()) return link.status();
-  absl::Status subscribed = Subscribe(*link->channel, kPaymentsQueue, {kPaymentSucceeded});
-  if (!subscribed.ok()) return subscribed;
   std::unique_ptr<Orders> orders(new Orders(*std::move(link), std::move(on_progress)));
   absl::StatusOr<std::string> consumer = orders->link_.channel->BasicConsume(
       kPaymentsQueue, [self = orders.get()](const warren::Delivery& delivery) {
@@ -74,7 +72,7 @@ Orders::Stats Orders::stats() const {
   Stats stats{.placed = static_cast<int>(orders_.size()),
               .deliveries_settled = deliveries_settled_};
   for (const auto& [id, order] : orders_) {
-    if (order.state == State::kPaid) ++stats.paid;
+    if (order.state == State::kPaid) stats.paid_orders.insert(id);
   }
   return stats;
 }

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -23,7 +24,7 @@ class Orders {
  public:
   struct Stats {
     int placed = 0;
-    int paid = 0;
+    std::set<int> paid_orders;
     int deliveries_settled = 0;  // acked; counted last, when nothing is left to do
   };
 

@@ -17,12 +17,9 @@ constexpr uint16_t kPrefetch = 10;
 
 absl::StatusOr<std::unique_ptr<Shipping>> Shipping::Start(std::string_view bus_url,
                                                           std::function<void()> on_progress) {
-  absl::StatusOr<BusLink> link = ConnectToBus(bus_url);
+  absl::StatusOr<BusLink> link =
+      ConnectAndSubscribe(bus_url, kPaidOrdersQueue, {kOrderPaid}, kPrefetch);
   if (!link.ok()) return link.status();
-  absl::Status subscribed = Subscribe(*link->channel, kPaidOrdersQueue, {kOrderPaid});
-  if (!subscribed.ok()) return subscribed;
-  absl::Status qos = link->channel->BasicQos(kPrefetch);
-  if (!qos.ok()) return qos;
   std::unique_ptr<Shipping> shipping(new Shipping(*std::move(link), std::move(on_progress)));
   absl::StatusOr<std::string> consumer = shipping->link_.channel->BasicConsume(
       kPaidOrdersQueue,
@@ -40,8 +37,8 @@ void Shipping::OnOrderPaid(const warren::Delivery& delivery) {
   if (order.has_value()) {
     std::lock_guard<std::mutex> lock(mu_);
     // Delivery is at least once: a redelivered order.paid must not ship twice.
-    ship = shipped_orders_.insert(order->order_id).second;
-    ++(ship ? stats_.shipped : stats_.duplicates_ignored);
+    ship = stats_.shipped_orders.insert(order->order_id).second;
+    if (!ship) ++stats_.duplicates_ignored;
   }
   if (ship) {
     absl::Status published = PublishEvent(*link_.channel, kShipmentSent, *order, kModule);

@@ -20,7 +20,7 @@ namespace monolith {
 class Shipping {
  public:
   struct Stats {
-    int shipped = 0;
+    std::set<int> shipped_orders;
     int duplicates_ignored = 0;
     int deliveries_settled = 0;  // acked; counted last
   };
@@ -40,7 +40,6 @@ class Shipping {
   const BusLink link_;
   const std::function<void()> on_progress_;
   mutable std::mutex mu_;
-  std::set<int> shipped_orders_;
   Stats stats_;
 };
 

@@ -55,6 +55,33 @@
 // publish written to a socket that then dropped may be lost, as with any
 // AMQP client: use confirms for messages that matter.
 //
+// What recovery declares again is what RabbitMQ's Java client would: what
+// this connection declared and has not deleted itself, whether or not
+// someone else deleted it meanwhile (a queue deleted by another client comes
+// back, empty). What the broker deleted because of this connection's own
+// calls is not brought back: an auto-delete queue this connection consumed
+// from and no longer consumes, an auto-delete exchange that lost its last
+// binding through this connection.
+//
+// Recovery either finishes or says why not:
+//   - If the broker refuses to declare a recorded exchange, queue or binding
+//     again (406 because someone redeclared the queue with other arguments,
+//     404 because a binding's exchange was deleted, ...), the connection
+//     closes: close_reason() is the refusal, with its reply code, its
+//     message naming what could not be recovered; every call on the
+//     connection and its channels fails with 504 naming it.
+//   - If a channel cannot be reopened (its channel.open, basic.qos or
+//     confirm.select refused), that channel closes with the refusal.
+//   - A consumer the broker refuses (its queue is gone) is cancelled as if
+//     the broker had cancelled it: its on_cancel runs.
+//   - Reconnection stops after ReconnectOptions::give_up_after; the
+//     connection then closes with kUnavailable naming the loss and the last
+//     attempt's error, and every call (a publish too) fails with 504 naming
+//     it.
+//
+// Close() sends what was called before it (publishes, acks) before it
+// closes: a call that returned OK is not dropped by closing.
+//
 // Credentials never appear in a status message or anything warren prints:
 // errors name the broker as amqp://HOST:PORT/VHOST.
 //
@@ -81,6 +108,11 @@ struct ReconnectOptions {
   bool enabled = true;
   absl::Duration initial_delay = absl::Milliseconds(100);  // doubled per failure
   absl::Duration max_delay = absl::Seconds(5);
+  // How long after the loss reconnection stops trying; the connection then
+  // closes (see "Recovery either finishes or says why not" above). The
+  // default, as in RabbitMQ's Java client, tries until Close(). Negative is
+  // refused by Connect (kInvalidArgument).
+  absl::Duration give_up_after = absl::InfiniteDuration();
 };
 
 struct ClientOptions {
@@ -104,18 +136,28 @@ struct ClientOptions {
   absl::Duration rpc_timeout = absl::Seconds(30);      // one synchronous method
   int heartbeat_seconds = 10;                          // 0: none
   ReconnectOptions reconnect;
-  // amqps:// only: PEM file of the certificate authorities to trust; empty
-  // uses OpenSSL's default paths. The broker's certificate and host name are
-  // always verified.
+  // amqps:// only. The broker's certificate is always verified, and so is
+  // its host name: the URL's host must be a DNS name the certificate names
+  // (rabbitmq-c 0.11 matches no IP address). An error in the files is
+  // kInvalidArgument from Connect; a certificate that does not verify is
+  // kUnavailable naming the check that failed.
+  //
+  // PEM file of the certificate authorities to trust; empty trusts
+  // OpenSSL's default ones (Debian: /etc/ssl/certs).
   std::string tls_ca_file;
+  // PEM files of a client certificate and its unencrypted key, for a broker
+  // that asks for one (ssl_options.verify = verify_peer). Both or neither.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   // Shown as connection_name by RabbitMQ's tools.
   std::string connection_name;
 };
 
 // Opens a connection to the broker `url` names. Errors: kInvalidArgument for
-// a malformed URL or options; for inproc://, 530 NOT_ALLOWED for a missing
-// virtual host of a registered broker; for amqp://, kUnavailable when the
-// broker cannot be reached and the broker's refusal otherwise (403
+// a malformed URL or options (TLS files that cannot be read included); for
+// inproc://, 530 NOT_ALLOWED for a missing virtual host of a registered
+// broker; for amqp://, kUnavailable when the broker cannot be reached or its
+// certificate does not verify, and the broker's refusal otherwise (403
 // ACCESS_REFUSED for bad credentials, 530 NOT_ALLOWED for a missing vhost).
 absl::StatusOr<std::unique_ptr<Connection>> Connect(std::string_view url,
                                                     const ClientOptions& options = {});

@@ -3,26 +3,23 @@
 
 #include <utility>
 
+#include "amqp/methods.h"
+#include "short_strings.h"
 #include "string_view.h"
 #include "warren/status.h"
 
 namespace warren::amqp {
 namespace {
 
-constexpr size_t kMaxShortString = 255;
-
-// rabbitmq-c cannot encode a longer short string (names, keys, tags), and a
-// failed encode would look like a dropped socket: refuse it here, closing
-// nothing, as client libraries do.
-absl::Status CheckShortStrings(std::initializer_list<std::string_view> strings) {
-  for (std::string_view s : strings) {
-    if (s.size() > kMaxShortString) {
-      return absl::InvalidArgumentError(
-          StrCat("'", s.substr(0, 32), "...' is ", s.size(),
-                 " bytes; AMQP names, keys and tags are short strings of at most 255 bytes"));
-    }
-  }
-  return absl::OkStatus();
+// basic.ack has no requeue flag and basic.reject no multiple flag; a flag
+// its method lacks is false.
+template <typename Method>
+void* SettleMethod(Encoder& encoder, uint64_t delivery_tag, bool multiple, bool requeue) {
+  auto* m = encoder.New<Method>();
+  m->delivery_tag = delivery_tag;
+  if constexpr (requires { m->multiple; }) m->multiple = multiple;
+  if constexpr (requires { m->requeue; }) m->requeue = requeue;
+  return m;
 }
 
 }  // namespace
@@ -74,17 +71,7 @@ absl::Status AmqpChannel::ExchangeDeclare(std::string_view exchange, std::string
   ExchangeRecord record{std::string(exchange), std::string(type), options};
   absl::StatusOr<Reply> reply =
       Call(AMQP_EXCHANGE_DECLARE_METHOD, {AMQP_EXCHANGE_DECLARE_OK_METHOD},
-           [record](Encoder& e) -> void* {
-             auto* m = e.New<amqp_exchange_declare_t>();
-             m->exchange = Bytes(record.name);
-             m->type = Bytes(record.type);
-             m->passive = record.options.passive;
-             m->durable = record.options.durable;
-             m->auto_delete = record.options.auto_delete;
-             m->internal = record.options.internal;
-             m->arguments = e.Table(record.options.arguments);
-             return m;
-           });
+           [record](Encoder& e) { return ExchangeDeclareMethod(e, record); });
   if (!reply.ok()) return reply.status();
   if (!options.passive) link_->topology().DeclareExchange(std::move(record));
   return absl::OkStatus();
@@ -111,47 +98,17 @@ absl::Status AmqpChannel::ExchangeDelete(std::string_view exchange,
 absl::Status AmqpChannel::ExchangeBind(std::string_view destination, std::string_view source,
                                        std::string_view routing_key,
                                        const FieldTable& arguments) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({destination, source, routing_key}); !s.ok()) return s;
-  BindingRecord record{true, std::string(destination), std::string(source),
-                       std::string(routing_key), arguments};
-  absl::StatusOr<Reply> reply =
-      Call(AMQP_EXCHANGE_BIND_METHOD, {AMQP_EXCHANGE_BIND_OK_METHOD},
-           [record](Encoder& e) -> void* {
-             auto* m = e.New<amqp_exchange_bind_t>();
-             m->destination = Bytes(record.destination);
-             m->source = Bytes(record.source);
-             m->routing_key = Bytes(record.routing_key);
-             m->arguments = e.Table(record.arguments);
-             return m;
-           });
-  if (!reply.ok()) return reply.status();
-  link_->topology().Bind(std::move(record));
-  return absl::OkStatus();
+  return ChangeBinding({true, std::string(destination), std::string(source),
+                        std::string(routing_key), arguments},
+                       /*bind=*/true);
 }
 
 absl::Status AmqpChannel::ExchangeUnbind(std::string_view destination, std::string_view source,
                                          std::string_view routing_key,
                                          const FieldTable& arguments) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({destination, source, routing_key}); !s.ok()) return s;
-  BindingRecord record{true, std::string(destination), std::string(source),
-                       std::string(routing_key), arguments};
-  absl::StatusOr<Reply> reply =
-      Call(AMQP_EXCHANGE_UNBIND_METHOD, {AMQP_EXCHANGE_UNBIND_OK_METHOD},
-           [record](Encoder& e) -> void* {
-             auto* m = e.New<amqp_exchange_unbind_t>();
-             m->destination = Bytes(record.destination);
-             m->source = Bytes(record.source);
-             m->routing_key = Bytes(record.routing_key);
-             m->arguments = e.Table(record.arguments);
-             return m;
-           });
-  if (!reply.ok()) return reply.status();
-  link_->topology().Unbind(record);
-  return absl::OkStatus();
+  return ChangeBinding({true, std::string(destination), std::string(source),
+                        std::string(routing_key), arguments},
+                       /*bind=*/false);
 }
 
 absl::StatusOr<QueueDeclareResult> AmqpChannel::QueueDeclare(
@@ -161,15 +118,8 @@ absl::StatusOr<QueueDeclareResult> AmqpChannel::QueueDeclare(
   if (absl::Status s = CheckShortStrings({queue}); !s.ok()) return s;
   absl::StatusOr<Reply> reply =
       Call(AMQP_QUEUE_DECLARE_METHOD, {AMQP_QUEUE_DECLARE_OK_METHOD},
-           [name = CurrentName(queue), options](Encoder& e) -> void* {
-             auto* m = e.New<amqp_queue_declare_t>();
-             m->queue = Bytes(name);
-             m->passive = options.passive;
-             m->durable = options.durable;
-             m->exclusive = options.exclusive;
-             m->auto_delete = options.auto_delete;
-             m->arguments = e.Table(options.arguments);
-             return m;
+           [name = CurrentName(queue), options](Encoder& e) {
+             return QueueDeclareMethod(e, name, options);
            });
   if (!reply.ok()) return reply.status();
   if (!options.passive) {
@@ -182,50 +132,45 @@ absl::StatusOr<QueueDeclareResult> AmqpChannel::QueueDeclare(
 absl::Status AmqpChannel::QueueBind(std::string_view queue, std::string_view exchange,
                                     std::string_view routing_key,
                                     const FieldTable& arguments) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({queue, exchange, routing_key}); !s.ok()) return s;
-  BindingRecord record{false, CurrentName(queue), std::string(exchange),
-                       std::string(routing_key), arguments};
-  absl::StatusOr<Reply> reply =
-      Call(AMQP_QUEUE_BIND_METHOD, {AMQP_QUEUE_BIND_OK_METHOD}, [record](Encoder& e) -> void* {
-        auto* m = e.New<amqp_queue_bind_t>();
-        m->queue = Bytes(record.destination);
-        m->exchange = Bytes(record.source);
-        m->routing_key = Bytes(record.routing_key);
-        m->arguments = e.Table(record.arguments);
-        return m;
-      });
-  if (!reply.ok()) return reply.status();
-  // RabbitMQ's shortcut: no queue and no key bind the last queue by its name.
-  if (record.destination.empty() && record.routing_key.empty()) record.routing_key = last_queue_;
-  record.destination = Recorded(record.destination);
-  link_->topology().Bind(std::move(record));
-  return absl::OkStatus();
+  return ChangeBinding({false, std::string(queue), std::string(exchange),
+                        std::string(routing_key), arguments},
+                       /*bind=*/true);
 }
 
 absl::Status AmqpChannel::QueueUnbind(std::string_view queue, std::string_view exchange,
                                       std::string_view routing_key,
                                       const FieldTable& arguments) {
+  return ChangeBinding({false, std::string(queue), std::string(exchange),
+                        std::string(routing_key), arguments},
+                       /*bind=*/false);
+}
+
+absl::Status AmqpChannel::ChangeBinding(BindingRecord record, bool bind) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({queue, exchange, routing_key}); !s.ok()) return s;
-  BindingRecord record{false, CurrentName(queue), std::string(exchange),
-                       std::string(routing_key), arguments};
+  if (absl::Status s =
+          CheckShortStrings({record.destination, record.source, record.routing_key});
+      !s.ok()) {
+    return s;
+  }
+  if (!record.to_exchange) record.destination = CurrentName(record.destination);
+  const BindingMethod method = BindingMethodOf(record, bind);
   absl::StatusOr<Reply> reply =
-      Call(AMQP_QUEUE_UNBIND_METHOD, {AMQP_QUEUE_UNBIND_OK_METHOD},
-           [record](Encoder& e) -> void* {
-             auto* m = e.New<amqp_queue_unbind_t>();
-             m->queue = Bytes(record.destination);
-             m->exchange = Bytes(record.source);
-             m->routing_key = Bytes(record.routing_key);
-             m->arguments = e.Table(record.arguments);
-             return m;
-           });
+      Call(method.method, {method.reply},
+           [record, bind](Encoder& e) { return BindingMethodStruct(e, record, bind); });
   if (!reply.ok()) return reply.status();
-  if (record.destination.empty() && record.routing_key.empty()) record.routing_key = last_queue_;
-  record.destination = Recorded(record.destination);
-  link_->topology().Unbind(record);
+  if (!record.to_exchange) {
+    // RabbitMQ's shortcut: no queue and no key bind the last queue by its name.
+    if (record.destination.empty() && record.routing_key.empty()) {
+      record.routing_key = last_queue_;
+    }
+    record.destination = Recorded(record.destination);
+  }
+  if (bind) {
+    link_->topology().Bind(std::move(record));
+  } else {
+    link_->topology().Unbind(record);
+  }
   return absl::OkStatus();
 }
 
@@ -329,22 +274,14 @@ absl::StatusOr<std::string> AmqpChannel::BasicConsume(std::string_view queue,
                       std::make_shared<const ConsumerCallback>(std::move(callback))};
   absl::StatusOr<Reply> reply = Call(
       AMQP_BASIC_CONSUME_METHOD, {AMQP_BASIC_CONSUME_OK_METHOD},
-      [name, options](Encoder& e) -> void* {
-        auto* m = e.New<amqp_basic_consume_t>();
-        m->queue = Bytes(name);
-        m->consumer_tag = Bytes(options.consumer_tag);
-        m->no_local = options.no_local;
-        m->no_ack = options.no_ack;
-        m->exclusive = options.exclusive;
-        m->arguments = e.Table(options.arguments);
-        return m;
-      },
+      [name, options](Encoder& e) { return ConsumeMethod(e, name, options); },
       // Registered before the I/O thread reads on: deliveries follow at once.
       [state = state_, entry = std::move(entry)](Reply& r) mutable {
         entry.options.consumer_tag = r.name;
         state->AddConsumer(std::move(entry));
       });
   if (!reply.ok()) return reply.status();
+  link_->topology().MarkConsumed(Recorded(name));
   return reply->name;
 }
 
@@ -371,24 +308,15 @@ absl::Status AmqpChannel::Settle(amqp_method_number_t method, uint64_t delivery_
   // The broker requeued the deliveries of the lost connection already.
   if (target->stale) return absl::OkStatus();
   return link_->Send(state_, method,
-                     [method, tag = target->broker_tag, multiple, requeue](Encoder& e) -> void* {
-                       if (method == AMQP_BASIC_ACK_METHOD) {
-                         auto* m = e.New<amqp_basic_ack_t>();
-                         m->delivery_tag = tag;
-                         m->multiple = multiple;
-                         return m;
+                     [method, tag = target->broker_tag, multiple, requeue](Encoder& e) {
+                       switch (method) {
+                         case AMQP_BASIC_ACK_METHOD:
+                           return SettleMethod<amqp_basic_ack_t>(e, tag, multiple, requeue);
+                         case AMQP_BASIC_NACK_METHOD:
+                           return SettleMethod<amqp_basic_nack_t>(e, tag, multiple, requeue);
+                         default:
+                           return SettleMethod<amqp_basic_reject_t>(e, tag, multiple, requeue);
                        }
-                       if (method == AMQP_BASIC_NACK_METHOD) {
-                         auto* m = e.New<amqp_basic_nack_t>();
-                         m->delivery_tag = tag;
-                         m->multiple = multiple;
-                         m->requeue = requeue;
-                         return m;
-                       }
-                       auto* m = e.New<amqp_basic_reject_t>();
-                       m->delivery_tag = tag;
-                       m->requeue = requeue;
-                       return m;
                      });
 }
 

@@ -77,6 +77,9 @@ class AmqpChannel final : public Channel {
   // tag): closes the channel on both sides, as RabbitMQ would. Returns
   // `error`.
   absl::Status Refuse(absl::Status error);
+  // exchange.bind/unbind (record.to_exchange) or queue.bind/unbind, and its
+  // topology record.
+  absl::Status ChangeBinding(BindingRecord record, bool bind);
   // basic.ack, basic.nack and basic.reject.
   absl::Status Settle(amqp_method_number_t method, uint64_t delivery_tag, bool multiple,
                       bool requeue);

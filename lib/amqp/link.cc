@@ -3,14 +3,18 @@
 
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <set>
+#include <string>
 #include <utility>
 
+#include "amqp/methods.h"
 #include "string_view.h"
 #include "warren/status.h"
 
@@ -38,6 +42,15 @@ absl::Status BrokerError(int code, amqp_bytes_t text) {
   const std::string prefix = StrCat(ReplyCodeName(static_cast<ReplyCode>(code)), " - ");
   if (message.starts_with(prefix)) message.erase(0, prefix.size());
   return AmqpError(static_cast<ReplyCode>(code), message);
+}
+
+// `status` with `context` before its message, keeping its code and its
+// AMQP reply code.
+absl::Status InContext(std::string_view context, const absl::Status& status) {
+  absl::Status out(status.code(), StrCat(context, ": ", status.message()));
+  status.ForEachPayload(
+      [&](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
 }
 
 absl::Status Lost(const Endpoint& endpoint, std::string_view why) {
@@ -81,6 +94,35 @@ struct ClientProperties {
   amqp_table_t table;
 };
 
+// An encrypted key would make OpenSSL prompt on the terminal: refuse it.
+int NoKeyPassword(char*, int, int, void*) { return 0; }
+
+// The broker's certificate and host name are always verified; the trusted
+// CAs are the file's or OpenSSL's default ones (rabbitmq-c 0.11 loads none by
+// itself).
+absl::Status SetUpTls(amqp_socket_t* socket, const ClientOptions& options) {
+  amqp_ssl_socket_set_verify_peer(socket, 1);
+  amqp_ssl_socket_set_verify_hostname(socket, 1);
+  auto* context = static_cast<SSL_CTX*>(amqp_ssl_socket_get_context(socket));
+  SSL_CTX_set_default_passwd_cb(context, NoKeyPassword);
+  if (options.tls_ca_file.empty()) {
+    if (SSL_CTX_set_default_verify_paths(context) != 1) {
+      return absl::InternalError("cannot load OpenSSL's default CA certificates");
+    }
+  } else if (amqp_ssl_socket_set_cacert(socket, options.tls_ca_file.c_str()) != AMQP_STATUS_OK) {
+    return absl::InvalidArgumentError(
+        StrCat("cannot read the CA certificates in ", options.tls_ca_file));
+  }
+  if (!options.tls_cert_file.empty() &&
+      amqp_ssl_socket_set_key(socket, options.tls_cert_file.c_str(),
+                              options.tls_key_file.c_str()) != AMQP_STATUS_OK) {
+    return absl::InvalidArgumentError(StrCat("cannot use the client certificate in ",
+                                             options.tls_cert_file, " with the key in ",
+                                             options.tls_key_file));
+  }
+  return absl::OkStatus();
+}
+
 // Opens a socket and logs in. Errors name the endpoint, never the user or
 // password.
 absl::StatusOr<amqp_connection_state_t> Dial(const Endpoint& endpoint,
@@ -93,13 +135,9 @@ absl::StatusOr<amqp_connection_state_t> Dial(const Endpoint& endpoint,
     return absl::InternalError("cannot create a socket");
   }
   if (endpoint.tls) {
-    amqp_ssl_socket_set_verify_peer(socket, 1);
-    amqp_ssl_socket_set_verify_hostname(socket, 1);
-    if (!options.tls_ca_file.empty() &&
-        amqp_ssl_socket_set_cacert(socket, options.tls_ca_file.c_str()) != AMQP_STATUS_OK) {
+    if (absl::Status s = SetUpTls(socket, options); !s.ok()) {
       amqp_destroy_connection(conn);
-      return absl::InvalidArgumentError(
-          StrCat("cannot read the CA certificates in ", options.tls_ca_file));
+      return s;
     }
   }
   timeval timeout = TimevalOf(options.connect_timeout);
@@ -211,6 +249,12 @@ absl::StatusOr<std::shared_ptr<Link>> Link::Open(Endpoint endpoint,
   }
   if (options.heartbeat_seconds < 0 || options.heartbeat_seconds > 65535) {
     return absl::InvalidArgumentError("heartbeat_seconds must be within 0..65535");
+  }
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("tls_cert_file and tls_key_file are set together");
+  }
+  if (options.reconnect.give_up_after < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("reconnect.give_up_after must not be negative");
   }
   absl::StatusOr<amqp_connection_state_t> conn = Dial(endpoint, options);
   if (!conn.ok()) return conn.status();
@@ -440,7 +484,10 @@ void Link::IoThread() {
 void Link::Serve() {
   while (!down_) {
     if (close_requested()) {
-      CloseConnection();
+      // What was posted before Close() goes out before connection.close:
+      // a publish or an ack that returned OK is not dropped by closing.
+      RunRequests();
+      if (!down_) CloseConnection(absl::OkStatus());
       return;
     }
     RunRequests();
@@ -543,7 +590,7 @@ void Link::OnConnectionMethod(const amqp_method_t& method) {
     // back to. Any other code refuses something this connection did.
     LinkDown(std::move(error), close->reply_code == static_cast<int>(ReplyCode::kConnectionForced));
   } else if (method.id == AMQP_CONNECTION_CLOSE_OK_METHOD && closing_connection_) {
-    LinkDown(absl::OkStatus(), false);
+    LinkDown(closing_reason_, false);
   }
 }
 
@@ -722,8 +769,9 @@ void Link::OnContentDone(Wire& wire) {
   }
 }
 
-void Link::CloseConnection() {
+void Link::CloseConnection(absl::Status reason) {
   closing_connection_ = true;
+  closing_reason_ = std::move(reason);
   amqp_connection_close_t close{};
   close.reply_code = 200;
   close.reply_text = amqp_cstring_bytes("Goodbye");
@@ -732,7 +780,7 @@ void Link::CloseConnection() {
   while (!down_ && absl::Now() < deadline) {
     if (!ReadFrames() && !down_) WaitIo(std::min(deadline - absl::Now(), kIdleTick));
   }
-  LinkDown(absl::OkStatus(), false);
+  LinkDown(closing_reason_, false);
 }
 
 void Link::DropConnection(const absl::Status& reason, bool recovering) {
@@ -808,10 +856,16 @@ bool Link::SleepUnlessClosing(absl::Duration delay) {
 }
 
 std::optional<absl::Status> Link::Reconnect() {
+  const absl::Time lost_at = absl::Now();
+  const absl::Time give_up_at = lost_at + options_.reconnect.give_up_after;
   absl::Duration delay = options_.reconnect.initial_delay;
+  int attempts = 0;
   while (true) {
-    if (SleepUnlessClosing(delay)) return absl::OkStatus();
+    const absl::Time now = absl::Now();
+    if (now >= give_up_at) return GaveUp(now - lost_at, attempts);
+    if (SleepUnlessClosing(std::min(delay, give_up_at - now))) return absl::OkStatus();
     delay = std::min(delay * 2, options_.reconnect.max_delay);
+    ++attempts;
     absl::StatusOr<amqp_connection_state_t> conn = Dial(endpoint_, options_);
     if (!conn.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -821,8 +875,12 @@ std::optional<absl::Status> Link::Reconnect() {
     conn_ = *conn;
     const int channel_max = amqp_get_channel_max(conn_);
     channel_max_ = static_cast<uint16_t>(channel_max == 0 ? 65535 : channel_max);
-    Recover();
+    const absl::Status recovered = Recover();
     if (!down_ && close_requested()) LinkDown(absl::OkStatus(), false);
+    // The broker refused to take back something this connection had: going
+    // on without it would lose messages quietly, so the connection closes
+    // with the refusal.
+    if (!down_ && !recovered.ok()) CloseConnection(recovered);
     if (!down_) {
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -837,6 +895,15 @@ std::optional<absl::Status> Link::Reconnect() {
     if (!down.recoverable) return down.reason;
     DropConnection(down.reason, true);
   }
+}
+
+absl::Status Link::GaveUp(absl::Duration trying, int attempts) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return absl::UnavailableError(StrCat(
+      "gave up reconnecting to ", endpoint_.Describe(), " after ",
+      absl::FormatDuration(absl::Trunc(trying, absl::Milliseconds(1))), " (", attempts,
+      attempts == 1 ? " attempt" : " attempts", last_attempt_.ok() ? "" : ", the last: ",
+      last_attempt_.message(), "); lost: ", lost_reason_.message()));
 }
 
 absl::StatusOr<Reply> Link::CallOnIo(uint16_t number, amqp_method_number_t method,
@@ -864,82 +931,80 @@ absl::StatusOr<Reply> Link::CallOnIo(uint16_t number, amqp_method_number_t metho
   return call->Wait(absl::ZeroDuration());
 }
 
-void Link::Recover() {
-  RecoverTopology();
+absl::Status Link::Recover() {
+  std::set<std::string> consumed;
+  for (const auto& [number, wire] : wires_) {
+    for (const ConsumerEntry& c : wire.state->Consumers()) {
+      consumed.insert(topology_.Resolve(c.queue));
+    }
+  }
+  topology_.ForgetAbandonedQueues(consumed);
+  if (absl::Status s = RecoverTopology(); !s.ok()) return s;
   std::vector<uint16_t> numbers;
   for (const auto& [number, wire] : wires_) numbers.push_back(number);
   for (uint16_t number : numbers) {
-    if (down_) return;
+    if (down_) break;
     RecoverChannel(number);
   }
+  return absl::OkStatus();
 }
 
-void Link::RecoverTopology() {
+absl::Status Link::RecoverTopology() {
   // A channel of its own, the highest number, so that a refused declare
-  // closes nothing of the application's; reopened after each refusal.
+  // closes nothing of the application's.
   const uint16_t number = channel_max_;
-  auto state = std::make_shared<ChannelState>(number, dispatcher_.get());
-  auto run = [&](amqp_method_number_t method, void* decoded,
-                 amqp_method_number_t reply) -> absl::StatusOr<Reply> {
-    if (!wires_.contains(number)) {
-      wires_[number] = Wire{.state = state, .recovering = true};
-      amqp_channel_open_t open{};
-      absl::StatusOr<Reply> opened =
-          CallOnIo(number, AMQP_CHANNEL_OPEN_METHOD, &open, {AMQP_CHANNEL_OPEN_OK_METHOD});
-      if (!opened.ok()) return opened.status();
+  wires_[number] = Wire{.state = std::make_shared<ChannelState>(number, dispatcher_.get()),
+                        .recovering = true};
+  amqp_channel_open_t open{};
+  absl::Status done =
+      CallOnIo(number, AMQP_CHANNEL_OPEN_METHOD, &open, {AMQP_CHANNEL_OPEN_OK_METHOD}).status();
+  if (!done.ok()) {
+    done = InContext(StrCat("could not open a channel to recover the topology after "
+                            "reconnecting to ",
+                            endpoint_.Describe()),
+                     done);
+  }
+  // Declares one record; any refusal is the first step that failed.
+  auto replay = [&](std::string_view what, amqp_method_number_t method, void* decoded,
+                    amqp_method_number_t reply) -> absl::StatusOr<Reply> {
+    absl::StatusOr<Reply> replied = CallOnIo(number, method, decoded, {reply});
+    recycle_amqp_pool(&send_pool_);
+    if (!replied.ok()) {
+      done = InContext(StrCat("could not recover ", what, " after reconnecting to ",
+                              endpoint_.Describe()),
+                       replied.status());
     }
-    return CallOnIo(number, method, decoded, {reply});
+    return replied;
   };
   for (const ExchangeRecord& x : topology_.exchanges()) {
-    if (down_) return;
+    if (down_ || !done.ok()) break;
     Encoder encoder(&send_pool_);
-    amqp_exchange_declare_t declare{};
-    declare.exchange = Bytes(x.name);
-    declare.type = Bytes(x.type);
-    declare.durable = x.options.durable;
-    declare.auto_delete = x.options.auto_delete;
-    declare.internal = x.options.internal;
-    declare.arguments = encoder.Table(x.options.arguments);
-    run(AMQP_EXCHANGE_DECLARE_METHOD, &declare, AMQP_EXCHANGE_DECLARE_OK_METHOD).IgnoreError();
-    recycle_amqp_pool(&send_pool_);
+    replay(StrCat("exchange '", x.name, "'"), AMQP_EXCHANGE_DECLARE_METHOD,
+           ExchangeDeclareMethod(encoder, x), AMQP_EXCHANGE_DECLARE_OK_METHOD)
+        .IgnoreError();
   }
   for (const QueueRecord& q : topology_.queues()) {
-    if (down_) return;
+    if (down_ || !done.ok()) break;
     Encoder encoder(&send_pool_);
-    amqp_queue_declare_t declare{};
-    declare.queue = q.server_named ? amqp_empty_bytes : Bytes(q.name);
-    declare.durable = q.options.durable;
-    declare.exclusive = q.options.exclusive;
-    declare.auto_delete = q.options.auto_delete;
-    declare.arguments = encoder.Table(q.options.arguments);
-    absl::StatusOr<Reply> declared =
-        run(AMQP_QUEUE_DECLARE_METHOD, &declare, AMQP_QUEUE_DECLARE_OK_METHOD);
-    recycle_amqp_pool(&send_pool_);
+    absl::StatusOr<Reply> declared = replay(
+        StrCat("queue '", q.name, "'"), AMQP_QUEUE_DECLARE_METHOD,
+        QueueDeclareMethod(encoder, q.server_named ? std::string_view() : q.name, q.options),
+        AMQP_QUEUE_DECLARE_OK_METHOD);
     if (declared.ok() && q.server_named && declared->name != q.name) {
       topology_.Rename(q.name, declared->name);
     }
   }
   for (const BindingRecord& b : topology_.bindings()) {
-    if (down_) return;
+    if (down_ || !done.ok()) break;
     Encoder encoder(&send_pool_);
-    if (b.to_exchange) {
-      amqp_exchange_bind_t bind{};
-      bind.destination = Bytes(b.destination);
-      bind.source = Bytes(b.source);
-      bind.routing_key = Bytes(b.routing_key);
-      bind.arguments = encoder.Table(b.arguments);
-      run(AMQP_EXCHANGE_BIND_METHOD, &bind, AMQP_EXCHANGE_BIND_OK_METHOD).IgnoreError();
-    } else {
-      amqp_queue_bind_t bind{};
-      bind.queue = Bytes(b.destination);
-      bind.exchange = Bytes(b.source);
-      bind.routing_key = Bytes(b.routing_key);
-      bind.arguments = encoder.Table(b.arguments);
-      run(AMQP_QUEUE_BIND_METHOD, &bind, AMQP_QUEUE_BIND_OK_METHOD).IgnoreError();
-    }
-    recycle_amqp_pool(&send_pool_);
+    const BindingMethod method = BindingMethodOf(b, /*bind=*/true);
+    replay(StrCat("the binding of ", b.to_exchange ? "exchange '" : "queue '", b.destination,
+                  "' to exchange '", b.source, "' with key '", b.routing_key, "'"),
+           method.method, BindingMethodStruct(encoder, b, /*bind=*/true), method.reply)
+        .IgnoreError();
   }
-  if (down_ || !wires_.contains(number)) return;
+  // A refusal closed the channel already; the link dropping took it too.
+  if (down_ || !wires_.contains(number)) return done;
   amqp_channel_close_t close{};
   close.reply_code = 200;
   close.reply_text = amqp_cstring_bytes("recovered");
@@ -947,6 +1012,7 @@ void Link::RecoverTopology() {
   CallOnIo(number, AMQP_CHANNEL_CLOSE_METHOD, &close, {AMQP_CHANNEL_CLOSE_OK_METHOD})
       .IgnoreError();
   wires_.erase(number);
+  return done;
 }
 
 void Link::RecoverChannel(uint16_t number) {
@@ -977,7 +1043,9 @@ void Link::RecoverChannel(uint16_t number) {
     }
     if (down_) return;
     if (!setup.ok()) {
-      state->Close(setup);
+      state->Close(InContext(StrCat("could not recover channel ", number,
+                                    " after reconnecting to ", endpoint_.Describe()),
+                             setup));
       wires_.erase(number);
       return;
     }
@@ -986,15 +1054,9 @@ void Link::RecoverChannel(uint16_t number) {
       const ConsumerEntry& c = consumers[next++];
       const std::string queue = topology_.Resolve(c.queue);
       Encoder encoder(&send_pool_);
-      amqp_basic_consume_t consume{};
-      consume.queue = Bytes(queue);
-      consume.consumer_tag = Bytes(c.options.consumer_tag);
-      consume.no_local = c.options.no_local;
-      consume.no_ack = c.options.no_ack;
-      consume.exclusive = c.options.exclusive;
-      consume.arguments = encoder.Table(c.options.arguments);
       absl::StatusOr<Reply> consumed =
-          CallOnIo(number, AMQP_BASIC_CONSUME_METHOD, &consume, {AMQP_BASIC_CONSUME_OK_METHOD});
+          CallOnIo(number, AMQP_BASIC_CONSUME_METHOD, ConsumeMethod(encoder, queue, c.options),
+                   {AMQP_BASIC_CONSUME_OK_METHOD});
       recycle_amqp_pool(&send_pool_);
       if (down_) return;
       if (!consumed.ok()) {

@@ -14,8 +14,9 @@
 // CONNECTION_FORCED, the I/O thread fails what was in flight (kUnavailable;
 // unconfirmed publishes are nacked), reconnects with back-off, declares the
 // recorded topology again and reopens every open channel with its prefetch,
-// confirm mode and consumers. Other broker closes (5xx) and Close() end the
-// link for good.
+// confirm mode and consumers. Other broker closes (5xx), Close(), giving up
+// reconnecting (reconnect.give_up_after) and a refused redeclaration end the
+// link for good, with a status saying which.
 //
 // Owns the socket, the channel numbers, the request queue and the topology
 // record; must not run user code (only the mailboxes do) and never holds
@@ -201,17 +202,27 @@ class Link {
   void FinishReply(Wire& wire, absl::StatusOr<Reply> reply);
   void SendMethod(uint16_t number, amqp_method_number_t method, void* decoded);
   void LinkDown(absl::Status reason, bool recoverable);
-  void CloseConnection();
+  // connection.close from this side; the link goes down, for good, with
+  // `reason` (OK for Close()).
+  void CloseConnection(absl::Status reason);
   // Fails everything in flight, destroys the socket; with `recovering`
   // keeps the open channels for Recover, else closes them.
   void DropConnection(const absl::Status& reason, bool recovering);
   // Reconnects with back-off until recovered (nullopt) or it must stop
-  // (the reason to close with).
+  // (the reason to close with): Close(), reconnect.give_up_after passed, or
+  // the broker refused to take back the recorded topology.
   std::optional<absl::Status> Reconnect();
+  // The status a connection that stopped reconnecting closes with.
+  absl::Status GaveUp(absl::Duration trying, int attempts) const;
   // Sleeps up to `delay`; true when Close() was called.
   bool SleepUnlessClosing(absl::Duration delay);
-  void Recover();
-  void RecoverTopology();
+  // Declares the recorded topology again, then reopens the channels.
+  // Errors: the first declaration the broker refused, naming it.
+  absl::Status Recover();
+  absl::Status RecoverTopology();
+  // A channel whose channel.open, basic.qos or confirm.select is refused
+  // closes with that refusal; a consumer that is refused is cancelled (its
+  // on_cancel runs), as when the broker cancels one.
   void RecoverChannel(uint16_t number);
   // A synchronous method during recovery: sends and reads until its reply.
   absl::StatusOr<Reply> CallOnIo(uint16_t number, amqp_method_number_t method, void* decoded,
@@ -242,6 +253,7 @@ class Link {
   std::map<uint16_t, Wire> wires_;
   std::optional<Down> down_;
   bool closing_connection_ = false;
+  absl::Status closing_reason_;  // what the link goes down with once closed
   amqp_pool_t send_pool_;
 };
 

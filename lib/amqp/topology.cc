@@ -4,46 +4,44 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/functional/function_ref.h"
 #include "string_view.h"
 
 namespace warren::amqp {
+namespace {
+
+// A declaration replaces the record of the same name, in its place.
+template <typename Record>
+void Upsert(std::vector<Record>& records, Record record) {
+  auto it = std::find_if(records.begin(), records.end(),
+                         [&](const Record& r) { return r.name == record.name; });
+  if (it != records.end()) {
+    *it = std::move(record);
+  } else {
+    records.push_back(std::move(record));
+  }
+}
+
+}  // namespace
 
 void Topology::DeclareExchange(ExchangeRecord record) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = std::find_if(exchanges_.begin(), exchanges_.end(),
-                         [&](const ExchangeRecord& e) { return e.name == record.name; });
-  if (it != exchanges_.end()) {
-    *it = std::move(record);
-  } else {
-    exchanges_.push_back(std::move(record));
-  }
+  Upsert(exchanges_, std::move(record));
 }
 
 void Topology::DeleteExchange(std::string_view name) {
   std::lock_guard<std::mutex> lock(mu_);
-  std::erase_if(exchanges_, [&](const ExchangeRecord& e) { return e.name == name; });
-  std::erase_if(bindings_, [&](const BindingRecord& b) {
-    return b.source == name || (b.to_exchange && b.destination == name);
-  });
+  ForgetExchangeLocked(name);
 }
 
 void Topology::DeclareQueue(QueueRecord record) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = std::find_if(queues_.begin(), queues_.end(),
-                         [&](const QueueRecord& q) { return q.name == record.name; });
-  if (it != queues_.end()) {
-    *it = std::move(record);
-  } else {
-    queues_.push_back(std::move(record));
-  }
+  Upsert(queues_, std::move(record));
 }
 
 void Topology::DeleteQueue(std::string_view name) {
   std::lock_guard<std::mutex> lock(mu_);
-  std::erase_if(queues_, [&](const QueueRecord& q) { return q.name == name; });
-  std::erase_if(bindings_, [&](const BindingRecord& b) {
-    return !b.to_exchange && b.destination == name;
-  });
+  ForgetQueueLocked(name);
 }
 
 void Topology::Bind(BindingRecord record) {
@@ -55,7 +53,59 @@ void Topology::Bind(BindingRecord record) {
 
 void Topology::Unbind(const BindingRecord& record) {
   std::lock_guard<std::mutex> lock(mu_);
-  std::erase(bindings_, record);
+  ForgetBindingsLocked([&](const BindingRecord& b) { return b == record; });
+}
+
+void Topology::MarkConsumed(std::string_view queue) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (QueueRecord& q : queues_) {
+    if (q.name == queue) q.consumed = true;
+  }
+}
+
+void Topology::ForgetAbandonedQueues(const std::set<std::string>& consumed_now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> abandoned;
+  for (const QueueRecord& q : queues_) {
+    if (q.options.auto_delete && q.consumed && !consumed_now.contains(q.name)) {
+      abandoned.push_back(q.name);
+    }
+  }
+  for (const std::string& name : abandoned) ForgetQueueLocked(name);
+}
+
+void Topology::ForgetExchangeLocked(std::string_view name) {
+  std::erase_if(exchanges_, [&](const ExchangeRecord& e) { return e.name == name; });
+  ForgetBindingsLocked([&](const BindingRecord& b) {
+    return b.source == name || (b.to_exchange && b.destination == name);
+  });
+}
+
+void Topology::ForgetQueueLocked(std::string_view name) {
+  std::erase_if(queues_, [&](const QueueRecord& q) { return q.name == name; });
+  ForgetBindingsLocked(
+      [&](const BindingRecord& b) { return !b.to_exchange && b.destination == name; });
+}
+
+void Topology::ForgetBindingsLocked(absl::FunctionRef<bool(const BindingRecord&)> which) {
+  std::vector<std::string> sources;
+  std::erase_if(bindings_, [&](const BindingRecord& b) {
+    if (!which(b)) return false;
+    sources.push_back(b.source);
+    return true;
+  });
+  // RabbitMQ deletes an auto-delete exchange when its last binding as a
+  // source goes; the exchange's own bindings go with it, which may in turn
+  // leave another one without bindings.
+  for (const std::string& source : sources) {
+    auto from_source = [&](const BindingRecord& b) { return b.source == source; };
+    const bool still_bound = std::any_of(bindings_.begin(), bindings_.end(), from_source);
+    auto exchange = std::find_if(exchanges_.begin(), exchanges_.end(),
+                                 [&](const ExchangeRecord& e) { return e.name == source; });
+    if (!still_bound && exchange != exchanges_.end() && exchange->options.auto_delete) {
+      ForgetExchangeLocked(source);
+    }
+  }
 }
 
 std::vector<ExchangeRecord> Topology::exchanges() const {

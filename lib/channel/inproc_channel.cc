@@ -8,30 +8,16 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "short_strings.h"
 #include "string_view.h"
 #include "warren/status.h"
 
 namespace warren::channel {
 namespace {
 
-constexpr size_t kMaxShortString = 255;
-
 // RabbitMQ's direct reply-to pseudo-queue and the names replies go to.
 constexpr std::string_view kReplyTo = "amq.rabbitmq.reply-to";
 constexpr std::string_view kReplyToPrefix = "amq.rabbitmq.reply-to.";
-
-// AMQP short strings (names, keys, tags) cannot be longer; clients refuse
-// them before anything reaches the broker, so this closes nothing.
-absl::Status CheckShortStrings(std::initializer_list<std::string_view> strings) {
-  for (std::string_view s : strings) {
-    if (s.size() > kMaxShortString) {
-      return absl::InvalidArgumentError(StrCat(
-          "'", s.substr(0, 32), "...' is ", s.size(), " bytes; AMQP names, keys and tags are "
-          "short strings of at most 255 bytes"));
-    }
-  }
-  return absl::OkStatus();
-}
 
 // RabbitMQ accepts an expiration that is a non-negative integer in decimal.
 bool ValidExpiration(const std::string& expiration) {

@@ -1,0 +1,36 @@
+// tests/short_strings_test.cc: the AMQP short-string limit both backends
+// check (lib/short_strings).
+
+#include "short_strings.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "warren/status.h"
+
+namespace warren {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+TEST(ShortStrings, UpTo255BytesPass) {
+  EXPECT_TRUE(CheckShortStrings({}).ok());
+  EXPECT_TRUE(CheckShortStrings({"", std::string(255, 'n')}).ok());
+}
+
+TEST(ShortStrings, TheFirstLongerStringIsAnInvalidArgumentNamingItsLength) {
+  const std::string too_long = "queue-" + std::string(250, 'q');  // 256 bytes
+  const absl::Status refused = CheckShortStrings({"ok", too_long, std::string(300, 'x')});
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReplyCodeOf(refused), ReplyCode::kNone);
+  EXPECT_THAT(refused.message(), HasSubstr("'queue-qqq"));
+  EXPECT_THAT(refused.message(), HasSubstr("is 256 bytes"));
+  EXPECT_THAT(refused.message(), HasSubstr("at most 255 bytes"));
+  // Quotes the start only, not the whole string.
+  EXPECT_THAT(refused.message(), Not(HasSubstr(std::string(64, 'q'))));
+}
+
+}  // namespace
+}  // namespace warren
