@@ -34,15 +34,15 @@ bool ChannelCore::TryTakeChannelCredit() {
 void ChannelCore::Deliver(const std::shared_ptr<queue::Consumer>& consumer,
                           const std::shared_ptr<queue::Queue>& queue,
                           queue::Envelope envelope) {
-  uint64_t tag;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    tag = next_delivery_tag_++;
-    if (!consumer->no_ack) {
-      // Recorded even if the channel is closing: its close requeues it.
-      unacked_.emplace(tag, UnackedDelivery{queue, {envelope, consumer}});
-    }
+  std::lock_guard<std::mutex> lock(mu_);
+  const uint64_t tag = next_delivery_tag_++;
+  if (!consumer->no_ack) {
+    // Recorded even if the channel is closing: its close requeues it.
+    unacked_.emplace(tag, UnackedDelivery{queue, {envelope, consumer}});
   }
+  // Posted under the lock, so that callbacks run in tag order even when
+  // queues on several threads deliver to this channel at once: a consumer
+  // that acks with multiple must have seen every tag it covers.
   mailbox_->Post([consumer, delivery = MakeDelivery(consumer->tag, tag, envelope)] {
     consumer->callback(delivery);
   });
