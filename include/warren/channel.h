@@ -254,7 +254,8 @@ class Channel {
   // The sequence number the next publish will have in confirm mode (from 1).
   virtual uint64_t NextPublishSeqNo() const = 0;
 
-  // Called for every confirm, on the dispatcher. Set it before publishing.
+  // Called for every confirm, on the dispatcher. Set it before publishing;
+  // an empty function removes it.
   virtual void SetConfirmHandler(std::function<void(const Confirm&)> handler) = 0;
 
   // Waits until every publish so far is confirmed. OK when all were acked;
@@ -267,7 +268,7 @@ class Channel {
   virtual absl::Status WaitForConfirms(absl::Duration timeout) = 0;
 
   // Called for every returned (mandatory, unroutable) message, on the
-  // dispatcher.
+  // dispatcher; an empty function removes it.
   virtual void SetReturnHandler(std::function<void(const ReturnedMessage&)> handler) = 0;
 
   // channel.close. Requeues the channel's unacked deliveries and cancels its

@@ -224,13 +224,16 @@ absl::Status ChannelCore::WaitForConfirms(absl::Duration timeout) {
 
 void ChannelCore::SetConfirmHandler(std::function<void(const Confirm&)> handler) {
   std::lock_guard<std::mutex> lock(mu_);
-  confirm_handler_ = std::make_shared<std::function<void(const Confirm&)>>(std::move(handler));
+  confirm_handler_ =
+      handler ? std::make_shared<std::function<void(const Confirm&)>>(std::move(handler))
+              : nullptr;  // an empty handler means none
 }
 
 void ChannelCore::SetReturnHandler(std::function<void(const ReturnedMessage&)> handler) {
   std::lock_guard<std::mutex> lock(mu_);
   return_handler_ =
-      std::make_shared<std::function<void(const ReturnedMessage&)>>(std::move(handler));
+      handler ? std::make_shared<std::function<void(const ReturnedMessage&)>>(std::move(handler))
+              : nullptr;  // an empty handler means none
 }
 
 void ChannelCore::Return(ReturnedMessage returned) {
