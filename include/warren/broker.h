@@ -76,7 +76,8 @@ class Broker {
   Broker& operator=(const Broker&) = delete;
 
   // Adds a virtual host; adding an existing one succeeds. Errors:
-  // kInvalidArgument for an empty name or one over 255 bytes.
+  // kInvalidArgument for an empty name, one over 255 bytes, or one that is
+  // not UTF-8 (RabbitMQ could not be asked to open it).
   absl::Status AddVirtualHost(std::string_view name);
 
   // Deletes a virtual host, closing the connections on it. Errors: 404 for a

@@ -25,6 +25,16 @@
 // new channel to continue. Unacked deliveries of a closed channel are
 // requeued, as RabbitMQ does.
 //
+// Names, routing keys and consumer tags are AMQP short strings, read as
+// RabbitMQ 3.10 reads them (docs/bad-input.md lists every case):
+//   - over 255 bytes (also a field-table key or a short-string property
+//     such as message_id): kInvalidArgument, closing nothing, as a client
+//     library refuses to send it;
+//   - not UTF-8: 501 FRAME_ERROR, closing the connection, in every method
+//     but BasicPublish, which takes any bytes;
+//   - CR and LF are removed from exchange and queue names by the declares,
+//     deletes, binds and unbinds (not by publish, get, purge or consume).
+//
 // Thread-safety: every method may be called from any thread, including from
 // inside a consumer callback of this or another channel. Calls on one channel
 // are serialized, so a thread that publishes a lot wants a channel of its own;

@@ -3,26 +3,21 @@
 
 #include <utility>
 
+#include "short_string.h"
 #include "string_view.h"
 #include "warren/status.h"
 
 namespace warren::amqp {
 namespace {
 
-constexpr size_t kMaxShortString = 255;
-
-// rabbitmq-c cannot encode a longer short string (names, keys, tags), and a
-// failed encode would look like a dropped socket: refuse it here, closing
-// nothing, as client libraries do.
-absl::Status CheckShortStrings(std::initializer_list<std::string_view> strings) {
-  for (std::string_view s : strings) {
-    if (s.size() > kMaxShortString) {
-      return absl::InvalidArgumentError(
-          StrCat("'", s.substr(0, 32), "...' is ", s.size(),
-                 " bytes; AMQP names, keys and tags are short strings of at most 255 bytes"));
-    }
-  }
-  return absl::OkStatus();
+// rabbitmq-c cannot encode a short string (name, key, tag, table key,
+// property) over 255 bytes, and a failed encode would look like a dropped
+// socket: such input is refused before it is sent, closing nothing, as
+// client libraries do (short_string.h). The rest RabbitMQ judges.
+absl::Status CheckArguments(std::initializer_list<std::string_view> strings,
+                            const FieldTable& arguments) {
+  if (absl::Status s = CheckShortStrings(strings); !s.ok()) return s;
+  return CheckTableKeys(arguments);
 }
 
 }  // namespace
@@ -70,7 +65,7 @@ absl::Status AmqpChannel::ExchangeDeclare(std::string_view exchange, std::string
                                           const ExchangeDeclareOptions& options) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({exchange, type}); !s.ok()) return s;
+  if (absl::Status s = CheckArguments({exchange, type}, options.arguments); !s.ok()) return s;
   ExchangeRecord record{std::string(exchange), std::string(type), options};
   absl::StatusOr<Reply> reply =
       Call(AMQP_EXCHANGE_DECLARE_METHOD, {AMQP_EXCHANGE_DECLARE_OK_METHOD},
@@ -113,7 +108,9 @@ absl::Status AmqpChannel::ExchangeBind(std::string_view destination, std::string
                                        const FieldTable& arguments) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({destination, source, routing_key}); !s.ok()) return s;
+  if (absl::Status s = CheckArguments({destination, source, routing_key}, arguments); !s.ok()) {
+    return s;
+  }
   BindingRecord record{true, std::string(destination), std::string(source),
                        std::string(routing_key), arguments};
   absl::StatusOr<Reply> reply =
@@ -136,7 +133,9 @@ absl::Status AmqpChannel::ExchangeUnbind(std::string_view destination, std::stri
                                          const FieldTable& arguments) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({destination, source, routing_key}); !s.ok()) return s;
+  if (absl::Status s = CheckArguments({destination, source, routing_key}, arguments); !s.ok()) {
+    return s;
+  }
   BindingRecord record{true, std::string(destination), std::string(source),
                        std::string(routing_key), arguments};
   absl::StatusOr<Reply> reply =
@@ -158,7 +157,7 @@ absl::StatusOr<QueueDeclareResult> AmqpChannel::QueueDeclare(
     std::string_view queue, const QueueDeclareOptions& options) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({queue}); !s.ok()) return s;
+  if (absl::Status s = CheckArguments({queue}, options.arguments); !s.ok()) return s;
   absl::StatusOr<Reply> reply =
       Call(AMQP_QUEUE_DECLARE_METHOD, {AMQP_QUEUE_DECLARE_OK_METHOD},
            [name = CurrentName(queue), options](Encoder& e) -> void* {
@@ -184,7 +183,9 @@ absl::Status AmqpChannel::QueueBind(std::string_view queue, std::string_view exc
                                     const FieldTable& arguments) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({queue, exchange, routing_key}); !s.ok()) return s;
+  if (absl::Status s = CheckArguments({queue, exchange, routing_key}, arguments); !s.ok()) {
+    return s;
+  }
   BindingRecord record{false, CurrentName(queue), std::string(exchange),
                        std::string(routing_key), arguments};
   absl::StatusOr<Reply> reply =
@@ -209,7 +210,9 @@ absl::Status AmqpChannel::QueueUnbind(std::string_view queue, std::string_view e
                                       const FieldTable& arguments) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({queue, exchange, routing_key}); !s.ok()) return s;
+  if (absl::Status s = CheckArguments({queue, exchange, routing_key}, arguments); !s.ok()) {
+    return s;
+  }
   BindingRecord record{false, CurrentName(queue), std::string(exchange),
                        std::string(routing_key), arguments};
   absl::StatusOr<Reply> reply =
@@ -286,6 +289,7 @@ absl::Status AmqpChannel::BasicPublish(std::string_view exchange, std::string_vi
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   if (absl::Status s = CheckShortStrings({exchange, routing_key}); !s.ok()) return s;
+  if (absl::Status s = CheckProperties(message.properties()); !s.ok()) return s;
   // Through the default exchange a routing key names a queue, which may
   // have been renamed by a reconnect.
   std::string key = exchange.empty() ? CurrentName(routing_key) : std::string(routing_key);
@@ -322,7 +326,9 @@ absl::StatusOr<std::string> AmqpChannel::BasicConsume(std::string_view queue,
                                                       const ConsumeOptions& options) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({queue, options.consumer_tag}); !s.ok()) return s;
+  if (absl::Status s = CheckArguments({queue, options.consumer_tag}, options.arguments); !s.ok()) {
+    return s;
+  }
   if (!callback) return absl::InvalidArgumentError("BasicConsume needs a callback");
   const std::string name = CurrentName(queue);
   ConsumerEntry entry{Recorded(name), options,
