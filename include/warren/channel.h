@@ -218,8 +218,11 @@ class Channel {
 
   // basic.publish. The body is shared, not copied, among the queues it
   // reaches. Errors: 404 for a missing exchange; 403 for an internal one; 406
-  // for an invalid expiration or a user_id other than the connection's.
-  // An unroutable mandatory message goes to the return handler.
+  // for an invalid expiration (not an optionally signed decimal from 0 to
+  // 315360000000 ms), a delivery_mode other than 1 or 2, a user_id other
+  // than the connection's, a CC or BCC header that is not an array, or a
+  // body over 128 MiB (RabbitMQ's max_message_size). An unroutable
+  // mandatory message goes to the return handler.
   virtual absl::Status BasicPublish(std::string_view exchange,
                                     std::string_view routing_key,
                                     const Message& message,

@@ -2,17 +2,20 @@
 #include "channel/inproc_channel.h"
 
 #include <algorithm>
-#include <charconv>
 #include <utility>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "queue/queue_arguments.h"
 #include "short_string.h"
 #include "string_view.h"
 #include "warren/status.h"
 
 namespace warren::channel {
 namespace {
+
+// RabbitMQ 3.10's default max_message_size: a longer body is 406.
+constexpr size_t kMaxMessageSize = 134217728;
 
 // RabbitMQ's direct reply-to pseudo-queue and the names replies go to.
 constexpr std::string_view kReplyTo = "amq.rabbitmq.reply-to";
@@ -24,14 +27,6 @@ constexpr std::string_view kReplyToPrefix = "amq.rabbitmq.reply-to.";
 absl::Status CheckNames(std::initializer_list<std::string_view> names) {
   if (absl::Status s = CheckShortStrings(names); !s.ok()) return s;
   return CheckUtf8(names);
-}
-
-// RabbitMQ accepts an expiration that is a non-negative integer in decimal.
-bool ValidExpiration(const std::string& expiration) {
-  int64_t ms = 0;
-  auto [end, ec] = std::from_chars(expiration.data(), expiration.data() + expiration.size(), ms);
-  return ec == std::errc() && end == expiration.data() + expiration.size() && ms >= 0 &&
-         !expiration.empty() && expiration[0] != '-' && expiration[0] != '+';
 }
 
 // Appends the strings of a CC or BCC header. Errors: 406 when the header is
@@ -252,8 +247,18 @@ absl::Status InprocChannel::BasicPublish(std::string_view exchange,
   if (options.immediate) {
     return Fail(AmqpError(ReplyCode::kNotImplemented, "immediate=true"));
   }
+  if (message.body().size() > kMaxMessageSize) {
+    return Fail(AmqpError(ReplyCode::kPreconditionFailed,
+                          StrCat("message size ", message.body().size(),
+                                 " is larger than configured max size ", kMaxMessageSize)));
+  }
   const BasicProperties& props = message.properties();
-  if (props.expiration && !ValidExpiration(*props.expiration)) {
+  if (props.delivery_mode && *props.delivery_mode != 1 && *props.delivery_mode != 2) {
+    return Fail(AmqpError(ReplyCode::kPreconditionFailed,
+                          StrCat("invalid message: {delivery_mode_unknown,",
+                                 static_cast<int>(*props.delivery_mode), "}")));
+  }
+  if (props.expiration && !queue::ParseExpiration(*props.expiration)) {
     return Fail(AmqpError(ReplyCode::kPreconditionFailed,
                           StrCat("invalid expiration '", *props.expiration, "'")));
   }

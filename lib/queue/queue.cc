@@ -2,7 +2,6 @@
 #include "queue/queue.h"
 
 #include <algorithm>
-#include <charconv>
 #include <iterator>
 #include <utility>
 
@@ -20,13 +19,7 @@ constexpr size_t kIntakeBatch = 64;
 std::optional<int64_t> ExpirationMs(const Message& message) {
   const std::optional<std::string>& expiration = message.properties().expiration;
   if (!expiration) return std::nullopt;
-  int64_t ms = 0;
-  auto [end, ec] = std::from_chars(expiration->data(),
-                                   expiration->data() + expiration->size(), ms);
-  if (ec != std::errc() || end != expiration->data() + expiration->size()) {
-    return std::nullopt;
-  }
-  return ms;
+  return ParseExpiration(*expiration);
 }
 
 }  // namespace

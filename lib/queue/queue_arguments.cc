@@ -76,8 +76,7 @@ absl::StatusOr<QueueArguments> ParseQueueArguments(const FieldTable& arguments,
     return true;
   };
 
-  // RabbitMQ's check_expiry: Erlang timers take at most 2^32-1 ms.
-  constexpr int64_t kMaxExpiryMs = 4294967295;
+  // RabbitMQ's check_expiry caps TTLs and x-expires at kMaxExpiryMs.
   auto too_big = [&](std::string_view key, int64_t n) {
     return invalid(key, StrCat("{value_too_big,", n, "}"));
   };
@@ -149,6 +148,25 @@ absl::StatusOr<QueueArguments> ParseQueueArguments(const FieldTable& arguments,
     parsed.single_active_consumer = *b;
   }
   return parsed;
+}
+
+std::optional<int64_t> ParseExpiration(std::string_view expiration) {
+  // Erlang's string:to_integer, then check_expiry.
+  std::string_view digits = expiration;
+  bool negative = false;
+  if (!digits.empty() && (digits.front() == '+' || digits.front() == '-')) {
+    negative = digits.front() == '-';
+    digits.remove_prefix(1);
+  }
+  if (digits.empty()) return std::nullopt;
+  int64_t ms = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    if (ms > kMaxExpiryMs) return std::nullopt;  // stops before overflowing
+    ms = ms * 10 + (c - '0');
+  }
+  if (ms > kMaxExpiryMs || (negative && ms != 0)) return std::nullopt;
+  return ms;
 }
 
 absl::Status CheckEquivalentArguments(const FieldTable& existing,
