@@ -186,7 +186,10 @@ class Channel {
   // later calls on this channel may also name as "". Errors: 403 for a name
   // starting "amq."; 404 for a passive declare of a missing queue; 405 for
   // another connection's exclusive queue; 406 for a redeclare with other
-  // flags or arguments, or for invalid arguments.
+  // flags or arguments, for invalid arguments (a wrong type or value, or an
+  // argument of another queue type, e.g. x-delivery-limit on a classic
+  // queue), or for a quorum queue that is not durable, is auto-delete or is
+  // exclusive.
   virtual absl::StatusOr<QueueDeclareResult> QueueDeclare(
       std::string_view queue, const QueueDeclareOptions& options = {}) = 0;
 

@@ -1,6 +1,7 @@
 // QueueArguments: RabbitMQ 3.10's rabbit_amqqueue:declare_args() rules.
 #include "queue/queue_arguments.h"
 
+#include <span>
 #include <string>
 #include <variant>
 
@@ -20,6 +21,18 @@ constexpr std::string_view kComparedArguments[] = {
     "x-single-active-consumer", "x-queue-type",      "x-quorum-initial-group-size",
     "x-delivery-limit",   "x-queue-master-locator",  "x-max-age",
     "x-stream-max-segment-size-bytes", "x-initial-cluster-size",
+};
+
+// What RabbitMQ 3.10 refuses for each queue type (rabbit_classic_queue and
+// rabbit_quorum_queue capabilities): arguments of the other types.
+constexpr std::string_view kNotForClassic[] = {
+    "x-delivery-limit", "x-quorum-initial-group-size", "x-max-in-memory-length",
+    "x-max-in-memory-bytes", "x-dead-letter-strategy", "x-max-age",
+    "x-stream-max-segment-size-bytes", "x-initial-cluster-size",
+};
+constexpr std::string_view kNotForQuorum[] = {
+    "x-max-priority", "x-queue-mode", "x-queue-version", "x-queue-master-locator",
+    "x-max-age", "x-stream-max-segment-size-bytes", "x-initial-cluster-size",
 };
 
 // RabbitMQ's name for a value's AMQP type, as its errors print it.
@@ -101,8 +114,9 @@ absl::StatusOr<QueueArguments> ParseQueueArguments(const FieldTable& arguments,
     if (n > 255) return invalid("x-max-priority", StrCat("{value_too_large,", n, ",255}"));
     parsed.max_priority = static_cast<int>(n);
   }
-  if (!(found = integer("x-delivery-limit", false, &n)).ok()) return found.status();
-  if (*found) parsed.delivery_limit = n;
+  // RabbitMQ 3.10 takes any x-delivery-limit: an integer of either sign is
+  // the limit, anything else is none.
+  if (const FieldValue* v = arguments.Find("x-delivery-limit")) parsed.delivery_limit = v->AsInteger();
 
   std::string s;
   if (!(found = string("x-dead-letter-exchange", &s)).ok()) return found.status();
@@ -137,6 +151,17 @@ absl::StatusOr<QueueArguments> ParseQueueArguments(const FieldTable& arguments,
       parsed.quorum = true;
     } else if (s != "classic") {
       return invalid("x-queue-type", StrCat("{unacceptable_value,<<\"", s, "\">>}"));
+    }
+  }
+  // The arguments RabbitMQ knows but the queue's type does not take.
+  const std::span<const std::string_view> not_for_type =
+      parsed.quorum ? std::span<const std::string_view>(kNotForQuorum) : kNotForClassic;
+  for (std::string_view key : not_for_type) {
+    if (arguments.Find(key) != nullptr) {
+      return AmqpError(ReplyCode::kPreconditionFailed,
+                       StrCat("invalid arg '", key, "' for queue '", queue_name, "' in vhost '",
+                              vhost, "' of queue type ",
+                              parsed.quorum ? "rabbit_quorum_queue" : "rabbit_classic_queue"));
     }
   }
   if (const FieldValue* v = arguments.Find("x-single-active-consumer")) {
