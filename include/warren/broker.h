@@ -21,10 +21,12 @@
 // Publishing, acking and topology changes take effect in the calling thread,
 // before the call returns, in every mode.
 //
-// Thread-safety: all methods are thread-safe. Destroying the broker closes
-// every connection (requeueing nothing: its queues go with it), waits for
-// running callbacks to return and joins its threads; handles that outlive it
-// answer every call with an error.
+// Thread-safety: all methods are thread-safe, and callbacks may call any of
+// them but the destructor. Destroying the broker closes every connection
+// (requeueing nothing: its queues go with it), waits for running callbacks
+// to return and joins its threads, so it must not be destroyed from inside
+// one of its own callbacks; handles that outlive it answer every call with
+// an error.
 #ifndef WARREN_BROKER_H_
 #define WARREN_BROKER_H_
 

@@ -239,9 +239,11 @@ class Channel {
       std::string_view queue, const GetOptions& options = {}) = 0;
 
   // basic.consume: starts pushing the queue's messages to `callback`. Returns
-  // the consumer tag. Errors: 404 for a missing queue; 403 for an exclusive
-  // consumer on a queue with consumers, or any consumer beside an exclusive
-  // one; 530 (closing the connection) for a tag already used on this channel.
+  // the consumer tag. Errors: kInvalidArgument (closing nothing) for an
+  // empty callback; 404 for a missing queue; 403 for an exclusive consumer
+  // on a queue with consumers, or any consumer beside an exclusive one; 406
+  // for an x-priority that is not an integer; 530 (closing the connection)
+  // for a tag already used on this channel.
   virtual absl::StatusOr<std::string> BasicConsume(std::string_view queue,
                                                    ConsumerCallback callback,
                                                    const ConsumeOptions& options = {}) = 0;
