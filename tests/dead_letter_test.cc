@@ -123,6 +123,36 @@ TEST(DeadLetter, FirstDeathHeadersAreSetOnlyOnce) {
   EXPECT_EQ(Header(second, "x-first-death-exchange"), "orders");
 }
 
+// Recorded: bad_input__x_death_not_an_array. RabbitMQ writes
+// x-first-death-* only for a message that had no x-death at all.
+TEST(DeadLetter, XDeathThatIsNotAnArrayIsReplacedWithoutFirstDeathHeaders) {
+  BasicProperties p;
+  p.headers = FieldTable{{"x-death", "bogus"}};
+  Message m = MakeDeadLetter(Published("", "work", p), DeadLetterReason::kRejected, "work",
+                             /*routing_key_overridden=*/false, kFirstDeath);
+  ASSERT_EQ(XDeath(m).size(), 1u);
+  EXPECT_EQ(StringAt(Entry(m, 0), "reason"), "rejected");
+  EXPECT_EQ(Header(m, "x-first-death-reason"), std::nullopt);
+}
+
+// RabbitMQ 3.10.8 loses a message whose x-death holds entries that are not
+// tables, or a count that is not an integer (its dead-lettering fails on
+// it; probed, docs/bad-input.md). warren never loses it: the odd entries
+// are kept and such a count counts as zero.
+TEST(DeadLetter, MalformedXDeathEntriesAreKeptAndTheMessageIsNotLost) {
+  BasicProperties p;
+  p.headers = FieldTable{
+      {"x-death", FieldArray{int32_t{1}, "two",
+                             FieldTable{{"count", "many"}, {"queue", "work"},
+                                        {"reason", "rejected"}}}}};
+  Message m = MakeDeadLetter(Published("", "work", p), DeadLetterReason::kRejected, "work",
+                             /*routing_key_overridden=*/false, kFirstDeath);
+  ASSERT_EQ(XDeath(m).size(), 3u);
+  EXPECT_EQ(*Entry(m, 0).Find("count"), FieldValue(int64_t{1}));
+  EXPECT_EQ(XDeath(m)[1], FieldValue(int32_t{1}));
+  EXPECT_EQ(XDeath(m)[2], FieldValue("two"));
+}
+
 TEST(DeadLetter, DeathInAnotherQueueAddsANewEntryFirst) {
   Message first = MakeDeadLetter(Published("orders", "k"), DeadLetterReason::kExpired, "work",
                                  /*routing_key_overridden=*/false, kFirstDeath);

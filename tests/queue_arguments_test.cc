@@ -57,9 +57,7 @@ TEST(QueueArguments, ParsesEveryArgumentItKnows) {
                                                  {"x-dead-letter-exchange", "dlx"},
                                                  {"x-dead-letter-routing-key", "dead"},
                                                  {"x-max-priority", uint8_t{9}},
-                                                 {"x-single-active-consumer", true},
-                                                 {"x-queue-type", "quorum"},
-                                                 {"x-delivery-limit", int32_t{3}}});
+                                                 {"x-single-active-consumer", true}});
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->message_ttl, absl::Milliseconds(1500));
   EXPECT_EQ(parsed->expires, absl::Seconds(60));
@@ -70,8 +68,40 @@ TEST(QueueArguments, ParsesEveryArgumentItKnows) {
   EXPECT_EQ(parsed->dead_letter_routing_key, "dead");
   EXPECT_EQ(parsed->max_priority, 9);
   EXPECT_TRUE(parsed->single_active_consumer);
-  EXPECT_TRUE(parsed->quorum);
-  EXPECT_EQ(parsed->delivery_limit, 3);
+  EXPECT_FALSE(parsed->quorum);
+  absl::StatusOr<QueueArguments> quorum =
+      Parse({{"x-queue-type", "quorum"}, {"x-delivery-limit", int32_t{3}}});
+  ASSERT_TRUE(quorum.ok()) << quorum.status();
+  EXPECT_TRUE(quorum->quorum);
+  EXPECT_EQ(quorum->delivery_limit, 3);
+}
+
+// Recorded: bad_input__delivery_limit_of_the_wrong_type.
+TEST(QueueArguments, QuorumDeliveryLimitTakesAnyValue) {
+  absl::StatusOr<QueueArguments> negative =
+      Parse({{"x-queue-type", "quorum"}, {"x-delivery-limit", int32_t{-1}}});
+  ASSERT_TRUE(negative.ok()) << negative.status();
+  EXPECT_EQ(negative->delivery_limit, -1);
+  absl::StatusOr<QueueArguments> text =
+      Parse({{"x-queue-type", "quorum"}, {"x-delivery-limit", "1"}});
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_FALSE(text->delivery_limit.has_value());
+}
+
+// Recorded: bad_input__queue_length_arguments_of_the_wrong_type,
+// bad_input__quorum_queue_flags.
+TEST(QueueArguments, ArgumentsOfAnotherQueueTypeAreRefused) {
+  absl::Status classic = Parse({{"x-delivery-limit", int32_t{3}}}).status();
+  EXPECT_EQ(ReplyCodeOf(classic), ReplyCode::kPreconditionFailed);
+  EXPECT_THAT(std::string(classic.message()),
+              HasSubstr("invalid arg 'x-delivery-limit' for queue 'orders' in vhost '/' of "
+                        "queue type rabbit_classic_queue"));
+  for (const char* key : {"x-max-priority", "x-queue-mode", "x-queue-version"}) {
+    FieldTable arguments{{"x-queue-type", "quorum"}};
+    arguments.Set(key, key == std::string("x-queue-mode") ? FieldValue("lazy") : int32_t{2});
+    EXPECT_EQ(ReplyCodeOf(Parse(arguments).status()), ReplyCode::kPreconditionFailed) << key;
+  }
+  EXPECT_TRUE(Parse({{"x-queue-type", "quorum"}, {"x-max-in-memory-length", int32_t{5}}}).ok());
 }
 
 TEST(QueueArguments, IntegerArgumentsTakeEveryIntegerWidth) {
@@ -128,11 +158,25 @@ TEST(QueueArguments, ZeroMaxLengthIsAllowed) {
   EXPECT_EQ(parsed->max_length_bytes, 0);
 }
 
-TEST(QueueArguments, ExpiryAboveTheErlangTimerLimitIsRefused) {
-  EXPECT_EQ(CodeOf("x-message-ttl", int64_t{4294967295}), ReplyCode::kNone);
-  EXPECT_EQ(CodeOf("x-message-ttl", int64_t{4294967296}), ReplyCode::kPreconditionFailed);
-  EXPECT_EQ(CodeOf("x-expires", int64_t{4294967295}), ReplyCode::kNone);
-  EXPECT_EQ(CodeOf("x-expires", int64_t{4294967296}), ReplyCode::kPreconditionFailed);
+// Recorded: bad_input__ttl_limits (RabbitMQ 3.10.8 caps them at ten years).
+TEST(QueueArguments, ExpiryAboveTenYearsIsRefused) {
+  EXPECT_EQ(CodeOf("x-message-ttl", int64_t{4294967296}), ReplyCode::kNone);
+  EXPECT_EQ(CodeOf("x-message-ttl", int64_t{315360000000}), ReplyCode::kNone);
+  EXPECT_EQ(CodeOf("x-message-ttl", int64_t{315360000001}), ReplyCode::kPreconditionFailed);
+  EXPECT_EQ(CodeOf("x-expires", int64_t{315360000000}), ReplyCode::kNone);
+  EXPECT_EQ(CodeOf("x-expires", int64_t{315360000001}), ReplyCode::kPreconditionFailed);
+}
+
+TEST(QueueArguments, ExpirationIsParsedAsRabbitMqReadsIt) {
+  EXPECT_EQ(ParseExpiration("60000"), 60000);
+  EXPECT_EQ(ParseExpiration("+5"), 5);
+  EXPECT_EQ(ParseExpiration("-0"), 0);
+  EXPECT_EQ(ParseExpiration("05"), 5);
+  EXPECT_EQ(ParseExpiration("315360000000"), 315360000000);
+  for (const char* refused : {"", "+", "-1", " 5", "5 ", "1.5", "0x10", "1e3", "abc",
+                              "315360000001", "99999999999999999999"}) {
+    EXPECT_EQ(ParseExpiration(refused), std::nullopt) << "'" << refused << "'";
+  }
 }
 
 TEST(QueueArguments, MaxPriorityUpTo255) {
@@ -186,6 +230,8 @@ TEST(QueueArguments, QueueTypeClassicOrQuorum) {
   ASSERT_TRUE(quorum.ok()) << quorum.status();
   EXPECT_TRUE(quorum->quorum);
   EXPECT_EQ(CodeOf("x-queue-type", "fifo"), ReplyCode::kPreconditionFailed);
+  // RabbitMQ has streams; warren does not (README.md, Limits).
+  EXPECT_EQ(CodeOf("x-queue-type", "stream"), ReplyCode::kPreconditionFailed);
   EXPECT_EQ(CodeOf("x-queue-type", int32_t{1}), ReplyCode::kPreconditionFailed);
 }
 

@@ -427,18 +427,6 @@ TEST(Queue, QuorumRedeliveryShowsHowOftenTheMessageCameBack) {
   EXPECT_FALSE(again->envelope.publication->message.properties().headers.has_value());
 }
 
-TEST(Queue, ClassicQueueIgnoresDeliveryLimit) {
-  FakeHost host;
-  std::shared_ptr<Queue> q = NewQueue(host, {.arguments = {{"x-delivery-limit", int32_t{0}}}});
-  Publish(*q, "m");
-  std::optional<Queue::Got> got = q->Get();
-  ASSERT_TRUE(got.has_value());
-  EXPECT_EQ(got->envelope.shown, nullptr);
-  q->Settle({Unsettled{got->envelope, nullptr}}, Settlement::kRequeue);
-  EXPECT_THAT(host.letters(), IsEmpty());
-  EXPECT_EQ(q->GetCounts().messages, 1u);
-}
-
 TEST(Queue, ConsumersOfEqualPriorityTakeTurns) {
   FakeHost host;
   std::shared_ptr<Queue> q = NewQueue(host);

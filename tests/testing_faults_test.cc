@@ -176,5 +176,26 @@ TEST_F(FaultsTest, CancelConsumerOfAnUnknownTagFailsTheTest) {
   EXPECT_NONFATAL_FAILURE(broker_.CancelConsumer(*channel_, "nobody"), "no consumer 'nobody'");
 }
 
+TEST_F(FaultsTest, FailNextPublishNeedsAnError) {
+  EXPECT_NONFATAL_FAILURE(broker_.FailNextPublish(absl::OkStatus()), "needs an error");
+  EXPECT_EQ(broker_.pending_faults(), 0u);
+}
+
+TEST_F(FaultsTest, FaultsOnAnotherBrokersHandlesFailTheTestAndTouchNothing) {
+  TestBroker other;
+  std::unique_ptr<Connection> foreign_connection = other.Connect().value();
+  std::unique_ptr<Channel> foreign = foreign_connection->OpenChannel().value();
+  ASSERT_TRUE(foreign->QueueDeclare("q").ok());
+  ASSERT_TRUE(foreign->BasicConsume("q", [](const Delivery&) {}, {.consumer_tag = "c"}).ok());
+  const absl::Status reason = AmqpError(ReplyCode::kPreconditionFailed, "injected");
+  EXPECT_NONFATAL_FAILURE(broker_.CloseChannel(*foreign, reason), "not one of this TestBroker's");
+  EXPECT_NONFATAL_FAILURE(broker_.CloseConnection(*foreign_connection, reason),
+                          "not one of this TestBroker's");
+  EXPECT_NONFATAL_FAILURE(broker_.CancelConsumer(*foreign, "c"), "not one of this TestBroker's");
+  EXPECT_TRUE(foreign->is_open());
+  EXPECT_TRUE(foreign_connection->is_open());
+  EXPECT_THAT(other.ConsumersOf("q"), SizeIs(1));
+}
+
 }  // namespace
 }  // namespace warren::testkit

@@ -83,6 +83,17 @@ TEST_F(InspectionTest, MessagesInOfAMissingQueueFailsTheTest) {
   EXPECT_FALSE(broker_.HasQueue("nowhere"));
 }
 
+TEST_F(InspectionTest, UnackedOnAChannelOfAnotherBrokerFailsTheTest) {
+  TestBroker other;
+  std::unique_ptr<Connection> connection = other.Connect().value();
+  std::unique_ptr<Channel> foreign = connection->OpenChannel().value();
+  EXPECT_NONFATAL_FAILURE(broker_.UnackedOn(*foreign), "not one of this TestBroker's");
+}
+
+TEST_F(InspectionTest, ConsumersOfAMissingQueueFailsTheTest) {
+  EXPECT_NONFATAL_FAILURE(broker_.ConsumersOf("nowhere"), "no queue 'nowhere'");
+}
+
 TEST_F(InspectionTest, UnackedOnShowsAChannelsUnsettledDeliveriesInTagOrder) {
   ASSERT_TRUE(channel_->QueueDeclare("q").ok());
   for (std::string body : {"a", "b", "c"}) {

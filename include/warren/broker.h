@@ -21,10 +21,12 @@
 // Publishing, acking and topology changes take effect in the calling thread,
 // before the call returns, in every mode.
 //
-// Thread-safety: all methods are thread-safe. Destroying the broker closes
-// every connection (requeueing nothing: its queues go with it), waits for
-// running callbacks to return and joins its threads; handles that outlive it
-// answer every call with an error.
+// Thread-safety: all methods are thread-safe, and callbacks may call any of
+// them but the destructor. Destroying the broker closes every connection
+// (requeueing nothing: its queues go with it), waits for running callbacks
+// to return and joins its threads, so it must not be destroyed from inside
+// one of its own callbacks; handles that outlive it answer every call with
+// an error.
 #ifndef WARREN_BROKER_H_
 #define WARREN_BROKER_H_
 
@@ -76,7 +78,8 @@ class Broker {
   Broker& operator=(const Broker&) = delete;
 
   // Adds a virtual host; adding an existing one succeeds. Errors:
-  // kInvalidArgument for an empty name or one over 255 bytes.
+  // kInvalidArgument for an empty name, one over 255 bytes, or one that is
+  // not UTF-8 (RabbitMQ could not be asked to open it).
   absl::Status AddVirtualHost(std::string_view name);
 
   // Deletes a virtual host, closing the connections on it. Errors: 404 for a

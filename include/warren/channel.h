@@ -25,6 +25,16 @@
 // new channel to continue. Unacked deliveries of a closed channel are
 // requeued, as RabbitMQ does.
 //
+// Names, routing keys and consumer tags are AMQP short strings, read as
+// RabbitMQ 3.10 reads them (docs/bad-input.md lists every case):
+//   - over 255 bytes (also a field-table key or a short-string property
+//     such as message_id): kInvalidArgument, closing nothing, as a client
+//     library refuses to send it;
+//   - not UTF-8: 501 FRAME_ERROR, closing the connection, in every method
+//     but BasicPublish, which takes any bytes;
+//   - CR and LF are removed from exchange and queue names by the declares,
+//     deletes, binds and unbinds (not by publish, get, purge or consume).
+//
 // Thread-safety: every method may be called from any thread, including from
 // inside a consumer callback of this or another channel. Calls on one channel
 // are serialized, so a thread that publishes a lot wants a channel of its own;
@@ -177,7 +187,10 @@ class Channel {
   // later calls on this channel may also name as "". Errors: 403 for a name
   // starting "amq."; 404 for a passive declare of a missing queue; 405 for
   // another connection's exclusive queue; 406 for a redeclare with other
-  // flags or arguments, or for invalid arguments.
+  // flags or arguments, for invalid arguments (a wrong type or value, or an
+  // argument of another queue type, e.g. x-delivery-limit on a classic
+  // queue), or for a quorum queue that is not durable, is auto-delete or is
+  // exclusive.
   virtual absl::StatusOr<QueueDeclareResult> QueueDeclare(
       std::string_view queue, const QueueDeclareOptions& options = {}) = 0;
 
@@ -209,8 +222,11 @@ class Channel {
 
   // basic.publish. The body is shared, not copied, among the queues it
   // reaches. Errors: 404 for a missing exchange; 403 for an internal one; 406
-  // for an invalid expiration or a user_id other than the connection's.
-  // An unroutable mandatory message goes to the return handler.
+  // for an invalid expiration (not an optionally signed decimal from 0 to
+  // 315360000000 ms), a delivery_mode other than 1 or 2, a user_id other
+  // than the connection's, a CC or BCC header that is not an array, or a
+  // body over 128 MiB (RabbitMQ's max_message_size). An unroutable
+  // mandatory message goes to the return handler.
   virtual absl::Status BasicPublish(std::string_view exchange,
                                     std::string_view routing_key,
                                     const Message& message,
@@ -244,9 +260,11 @@ class Channel {
       std::string_view queue, const GetOptions& options = {}) = 0;
 
   // basic.consume: starts pushing the queue's messages to `callback`. Returns
-  // the consumer tag. Errors: 404 for a missing queue; 403 for an exclusive
-  // consumer on a queue with consumers, or any consumer beside an exclusive
-  // one; 530 (closing the connection) for a tag already used on this channel.
+  // the consumer tag. Errors: kInvalidArgument (closing nothing) for an
+  // empty callback; 404 for a missing queue; 403 for an exclusive consumer
+  // on a queue with consumers, or any consumer beside an exclusive one; 406
+  // for an x-priority that is not an integer; 530 (closing the connection)
+  // for a tag already used on this channel.
   virtual absl::StatusOr<std::string> BasicConsume(std::string_view queue,
                                                    ConsumerCallback callback,
                                                    const ConsumeOptions& options = {}) = 0;
@@ -275,7 +293,8 @@ class Channel {
   // The sequence number the next publish will have in confirm mode (from 1).
   virtual uint64_t NextPublishSeqNo() const = 0;
 
-  // Called for every confirm, on the dispatcher. Set it before publishing.
+  // Called for every confirm, on the dispatcher. Set it before publishing;
+  // an empty function removes it.
   virtual void SetConfirmHandler(std::function<void(const Confirm&)> handler) = 0;
 
   // Waits until every publish so far is confirmed. OK when all were acked;
@@ -288,7 +307,7 @@ class Channel {
   virtual absl::Status WaitForConfirms(absl::Duration timeout) = 0;
 
   // Called for every returned (mandatory, unroutable) message, on the
-  // dispatcher.
+  // dispatcher; an empty function removes it.
   virtual void SetReturnHandler(std::function<void(const ReturnedMessage&)> handler) = 0;
 
   // channel.close. Requeues the channel's unacked deliveries and cancels its

@@ -53,7 +53,9 @@ class RpcClient {
   // direct reply-to and a fresh correlation_id (other properties are kept),
   // and waits for the reply. Errors: kDeadlineExceeded after `timeout`;
   // kUnavailable when the request was returned unroutable (it is published
-  // mandatory); the publish's own errors.
+  // mandatory); the publish's own errors. A publish RabbitMQ refuses (404 for
+  // a missing exchange, ...) closes the client's channel, as any refusal
+  // does: every later Call returns 504, so create a new client.
   absl::StatusOr<Message> Call(std::string_view exchange, std::string_view routing_key,
                                const Message& request, absl::Duration timeout);
 

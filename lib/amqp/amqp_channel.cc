@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "amqp/methods.h"
-#include "short_strings.h"
+#include "short_string.h"
 #include "string_view.h"
 #include "warren/status.h"
 
@@ -20,6 +20,16 @@ void* SettleMethod(Encoder& encoder, uint64_t delivery_tag, bool multiple, bool 
   if constexpr (requires { m->multiple; }) m->multiple = multiple;
   if constexpr (requires { m->requeue; }) m->requeue = requeue;
   return m;
+}
+
+// rabbitmq-c cannot encode a short string (name, key, tag, table key,
+// property) over 255 bytes, and a failed encode would look like a dropped
+// socket: such input is refused before it is sent, closing nothing, as
+// client libraries do (short_string.h). The rest RabbitMQ judges.
+absl::Status CheckArguments(std::initializer_list<std::string_view> strings,
+                            const FieldTable& arguments) {
+  if (absl::Status s = CheckShortStrings(strings); !s.ok()) return s;
+  return CheckTableKeys(arguments);
 }
 
 }  // namespace
@@ -67,7 +77,7 @@ absl::Status AmqpChannel::ExchangeDeclare(std::string_view exchange, std::string
                                           const ExchangeDeclareOptions& options) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({exchange, type}); !s.ok()) return s;
+  if (absl::Status s = CheckArguments({exchange, type}, options.arguments); !s.ok()) return s;
   ExchangeRecord record{std::string(exchange), std::string(type), options};
   absl::StatusOr<Reply> reply =
       Call(AMQP_EXCHANGE_DECLARE_METHOD, {AMQP_EXCHANGE_DECLARE_OK_METHOD},
@@ -115,7 +125,7 @@ absl::StatusOr<QueueDeclareResult> AmqpChannel::QueueDeclare(
     std::string_view queue, const QueueDeclareOptions& options) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({queue}); !s.ok()) return s;
+  if (absl::Status s = CheckArguments({queue}, options.arguments); !s.ok()) return s;
   absl::StatusOr<Reply> reply =
       Call(AMQP_QUEUE_DECLARE_METHOD, {AMQP_QUEUE_DECLARE_OK_METHOD},
            [name = CurrentName(queue), options](Encoder& e) {
@@ -148,8 +158,8 @@ absl::Status AmqpChannel::QueueUnbind(std::string_view queue, std::string_view e
 absl::Status AmqpChannel::ChangeBinding(BindingRecord record, bool bind) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s =
-          CheckShortStrings({record.destination, record.source, record.routing_key});
+  if (absl::Status s = CheckArguments({record.destination, record.source, record.routing_key},
+                                      record.arguments);
       !s.ok()) {
     return s;
   }
@@ -231,6 +241,7 @@ absl::Status AmqpChannel::BasicPublish(std::string_view exchange, std::string_vi
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   if (absl::Status s = CheckShortStrings({exchange, routing_key}); !s.ok()) return s;
+  if (absl::Status s = CheckProperties(message.properties()); !s.ok()) return s;
   // Through the default exchange a routing key names a queue, which may
   // have been renamed by a reconnect.
   std::string key = exchange.empty() ? CurrentName(routing_key) : std::string(routing_key);
@@ -267,7 +278,9 @@ absl::StatusOr<std::string> AmqpChannel::BasicConsume(std::string_view queue,
                                                       const ConsumeOptions& options) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({queue, options.consumer_tag}); !s.ok()) return s;
+  if (absl::Status s = CheckArguments({queue, options.consumer_tag}, options.arguments); !s.ok()) {
+    return s;
+  }
   if (!callback) return absl::InvalidArgumentError("BasicConsume needs a callback");
   const std::string name = CurrentName(queue);
   ConsumerEntry entry{Recorded(name), options,

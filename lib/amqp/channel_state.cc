@@ -203,13 +203,16 @@ absl::Status ChannelState::WaitForConfirms(absl::Duration timeout) {
 
 void ChannelState::SetConfirmHandler(std::function<void(const Confirm&)> handler) {
   std::lock_guard<std::mutex> lock(mu_);
-  confirm_handler_ = std::make_shared<std::function<void(const Confirm&)>>(std::move(handler));
+  confirm_handler_ =
+      handler ? std::make_shared<std::function<void(const Confirm&)>>(std::move(handler))
+              : nullptr;  // an empty handler means none
 }
 
 void ChannelState::SetReturnHandler(std::function<void(const ReturnedMessage&)> handler) {
   std::lock_guard<std::mutex> lock(mu_);
   return_handler_ =
-      std::make_shared<std::function<void(const ReturnedMessage&)>>(std::move(handler));
+      handler ? std::make_shared<std::function<void(const ReturnedMessage&)>>(std::move(handler))
+              : nullptr;  // an empty handler means none
 }
 
 void ChannelState::Returned(ReturnedMessage returned) {

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "broker/broker_impl.h"
 #include "channel/connection_impl.h"
+#include "short_string.h"
 #include "string_view.h"
 #include "warren/status.h"
 
@@ -19,6 +20,11 @@ Broker::Impl::Impl(const BrokerOptions& options)
 absl::Status Broker::Impl::AddVirtualHost(std::string_view name) {
   if (name.empty() || name.size() > 255) {
     return absl::InvalidArgumentError("a virtual host name has 1 to 255 bytes");
+  }
+  // RabbitMQ refuses such a name in connection.open (501), so a client
+  // could never reach it.
+  if (!IsRabbitUtf8(name)) {
+    return absl::InvalidArgumentError("a virtual host name must be UTF-8");
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (!vhosts_.contains(ToAbsl(name))) {

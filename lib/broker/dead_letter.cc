@@ -62,6 +62,9 @@ Message MakeDeadLetter(const queue::Publication& publication,
   // either way it moves to the front (RabbitMQ's update_x_death_header).
   FieldTable first{{"count", int64_t{1}}};
   for (const auto& [key, value] : entry) first.Set(key, value);
+  // RabbitMQ writes x-first-death-* when the message had no x-death at all
+  // (of any type), overwriting any there were.
+  const bool first_death = headers.Find("x-death") == nullptr;
   FieldArray history{FieldValue()};
   bool counted = false;
   if (const FieldValue* old = headers.Find("x-death")) {
@@ -84,7 +87,7 @@ Message MakeDeadLetter(const queue::Publication& publication,
   headers.Set("x-death", std::move(history));
   if (routing_key_overridden) headers.Erase("CC");
 
-  if (headers.Find("x-first-death-reason") == nullptr) {
+  if (first_death) {
     headers.Set("x-first-death-reason", std::string(reason_name));
     headers.Set("x-first-death-queue", std::string(queue_name));
     headers.Set("x-first-death-exchange", publication.exchange);

@@ -308,11 +308,16 @@ absl::StatusOr<QueueDeclareResult> VirtualHost::QueueDeclare(
         absl::StatusOr<queue::QueueArguments> policy =
             queue::ParseQueueArguments(options.arguments, name, name_);
         if (!policy.ok()) return policy.status();
-        if (policy->quorum && (options.exclusive || options.auto_delete)) {
+        // rabbit_quorum_queue:declare's checks, in its order.
+        const char* refused_property = !policy->quorum       ? nullptr
+                                       : options.auto_delete ? "auto-delete"
+                                       : options.exclusive   ? "exclusive-owner"
+                                       : !options.durable    ? "non-durable"
+                                                             : nullptr;
+        if (refused_property != nullptr) {
           return AmqpError(ReplyCode::kPreconditionFailed,
-                           StrCat("invalid property '",
-                                        options.exclusive ? "exclusive" : "auto-delete",
-                                        "' for queue '", name, "' in vhost '", name_, "'"));
+                           StrCat("invalid property '", refused_property, "' for queue '", name,
+                                  "' in vhost '", name_, "'"));
         }
         queue::QueueConfig config{.name = name,
                                   .durable = options.durable,

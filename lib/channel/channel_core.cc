@@ -69,6 +69,9 @@ void ChannelCore::Deliver(const std::shared_ptr<queue::Consumer>& consumer, queu
         {tag, false, UnackedDelivery{queue->shared_from_this(), {std::move(envelope), consumer}}});
     ++unacked_live_;
   }
+  // Posted under the lock, so that callbacks run in tag order even when
+  // queues on several threads deliver to this channel at once: a consumer
+  // that acks with multiple must have seen every tag it covers.
   mailbox_->Post(Mail{consumer, std::move(shown), tag, redelivered, {}});
 }
 
@@ -272,13 +275,16 @@ absl::Status ChannelCore::WaitForConfirms(absl::Duration timeout) {
 
 void ChannelCore::SetConfirmHandler(std::function<void(const Confirm&)> handler) {
   std::lock_guard<std::mutex> lock(mu_);
-  confirm_handler_ = std::make_shared<std::function<void(const Confirm&)>>(std::move(handler));
+  confirm_handler_ =
+      handler ? std::make_shared<std::function<void(const Confirm&)>>(std::move(handler))
+              : nullptr;  // an empty handler means none
 }
 
 void ChannelCore::SetReturnHandler(std::function<void(const ReturnedMessage&)> handler) {
   std::lock_guard<std::mutex> lock(mu_);
   return_handler_ =
-      std::make_shared<std::function<void(const ReturnedMessage&)>>(std::move(handler));
+      handler ? std::make_shared<std::function<void(const ReturnedMessage&)>>(std::move(handler))
+              : nullptr;  // an empty handler means none
 }
 
 void ChannelCore::Return(ReturnedMessage returned) {
@@ -300,7 +306,10 @@ void ChannelCore::Close(absl::Status reason) {
     open_.store(false, std::memory_order_release);
   }
   confirms_changed_.notify_all();
-  mailbox_->Close();
+  // Confirms and returns decided before the close still reach their
+  // handlers, as RabbitMQ sends them before channel.close-ok; deliveries
+  // not yet run are dropped (the unacked ones are requeued below).
+  mailbox_->Close([](const Mail& mail) { return mail.consumer == nullptr; });
   // Consumers go first, so that no delivery lands after the unacked ones
   // are taken back.
   for (auto& [consumer, queue] : TakeAllConsumers()) {

@@ -2,29 +2,32 @@
 #include "channel/inproc_channel.h"
 
 #include <algorithm>
-#include <charconv>
 #include <utility>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
-#include "short_strings.h"
+#include "queue/queue_arguments.h"
+#include "short_string.h"
 #include "string_view.h"
 #include "warren/status.h"
 
 namespace warren::channel {
 namespace {
 
+// RabbitMQ 3.10's default max_message_size: a longer body is 406.
+constexpr size_t kMaxMessageSize = 134217728;
+
 // RabbitMQ's direct reply-to pseudo-queue and the names replies go to.
 constexpr std::string_view kReplyTo = "amq.rabbitmq.reply-to";
 constexpr std::string_view kReplyToPrefix = "amq.rabbitmq.reply-to.";
 
-// RabbitMQ accepts an expiration that is a non-negative integer in decimal.
-bool ValidExpiration(const std::string& expiration) {
-  int64_t ms = 0;
-  auto [end, ec] = std::from_chars(expiration.data(), expiration.data() + expiration.size(), ms);
-  return ec == std::errc() && end == expiration.data() + expiration.size() && ms >= 0 &&
-         !expiration.empty() && expiration[0] != '-' && expiration[0] != '+';
+// The short strings of a method other than basic.publish: too long for
+// any client (kInvalidArgument, closing nothing), or not UTF-8 as RabbitMQ
+// reads it (501, closing the connection).
+absl::Status CheckNames(std::initializer_list<std::string_view> names) {
+  if (absl::Status s = CheckShortStrings(names); !s.ok()) return s;
+  return CheckUtf8(names);
 }
 
 // Appends the strings of a CC or BCC header. Errors: 406 when the header is
@@ -108,16 +111,17 @@ absl::Status InprocChannel::ExchangeDeclare(std::string_view exchange, std::stri
                                             const ExchangeDeclareOptions& options) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({exchange, type}); !s.ok()) return s;
-  return Fail(vhost_.ExchangeDeclare(exchange, type, options));
+  if (absl::Status s = CheckNames({exchange, type}); !s.ok()) return Fail(s);
+  if (absl::Status s = CheckTableKeys(options.arguments); !s.ok()) return s;
+  return Fail(vhost_.ExchangeDeclare(StripCrLf(exchange), type, options));
 }
 
 absl::Status InprocChannel::ExchangeDelete(std::string_view exchange,
                                            const ExchangeDeleteOptions& options) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({exchange}); !s.ok()) return s;
-  return Fail(vhost_.ExchangeDelete(exchange, options.if_unused));
+  if (absl::Status s = CheckNames({exchange}); !s.ok()) return Fail(s);
+  return Fail(vhost_.ExchangeDelete(StripCrLf(exchange), options.if_unused));
 }
 
 absl::Status InprocChannel::ExchangeBind(std::string_view destination, std::string_view source,
@@ -125,8 +129,10 @@ absl::Status InprocChannel::ExchangeBind(std::string_view destination, std::stri
                                          const FieldTable& arguments) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({destination, source, routing_key}); !s.ok()) return s;
-  return Fail(vhost_.ExchangeBind(destination, source, routing_key, arguments));
+  if (absl::Status s = CheckNames({destination, source, routing_key}); !s.ok()) return Fail(s);
+  if (absl::Status s = CheckTableKeys(arguments); !s.ok()) return s;
+  return Fail(
+      vhost_.ExchangeBind(StripCrLf(destination), StripCrLf(source), routing_key, arguments));
 }
 
 absl::Status InprocChannel::ExchangeUnbind(std::string_view destination,
@@ -135,21 +141,24 @@ absl::Status InprocChannel::ExchangeUnbind(std::string_view destination,
                                            const FieldTable& arguments) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({destination, source, routing_key}); !s.ok()) return s;
-  return Fail(vhost_.ExchangeUnbind(destination, source, routing_key, arguments));
+  if (absl::Status s = CheckNames({destination, source, routing_key}); !s.ok()) return Fail(s);
+  if (absl::Status s = CheckTableKeys(arguments); !s.ok()) return s;
+  return Fail(
+      vhost_.ExchangeUnbind(StripCrLf(destination), StripCrLf(source), routing_key, arguments));
 }
 
 absl::StatusOr<QueueDeclareResult> InprocChannel::QueueDeclare(
     std::string_view queue, const QueueDeclareOptions& options) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({queue}); !s.ok()) return s;
-  std::string name(queue);
+  if (absl::Status s = CheckNames({queue}); !s.ok()) return Fail(s);
+  if (absl::Status s = CheckTableKeys(options.arguments); !s.ok()) return s;
+  std::string name = StripCrLf(queue);
   if (options.passive && (queue == kReplyTo || queue.starts_with(kReplyToPrefix))) {
     return QueueDeclareResult{name, 0, 1};  // RabbitMQ counts one consumer
   }
   if (options.passive) {
-    absl::StatusOr<std::string> resolved = ResolveQueueName(queue);
+    absl::StatusOr<std::string> resolved = ResolveQueueName(name);
     if (!resolved.ok()) return Fail(resolved.status());
     name = *std::move(resolved);
   }
@@ -166,13 +175,16 @@ absl::Status InprocChannel::ChangeQueueBinding(BindingChange change, std::string
                                                const FieldTable& arguments) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({queue, exchange, routing_key}); !s.ok()) return s;
-  absl::StatusOr<std::string> name = ResolveQueueName(queue);
+  if (absl::Status s = CheckNames({queue, exchange, routing_key}); !s.ok()) return Fail(s);
+  if (absl::Status s = CheckTableKeys(arguments); !s.ok()) return s;
+  const std::string stripped = StripCrLf(queue);
+  absl::StatusOr<std::string> name = ResolveQueueName(stripped);
   if (!name.ok()) return Fail(name.status());
   // RabbitMQ's shortcut: no queue and no key name the last queue by its name.
   const std::string key =
-      queue.empty() && routing_key.empty() ? *name : std::string(routing_key);
-  return Fail((vhost_.*change)(*name, exchange, key, arguments, connection_->id()));
+      stripped.empty() && routing_key.empty() ? *name : std::string(routing_key);
+  return Fail(
+      (vhost_.*change)(*name, StripCrLf(exchange), key, arguments, connection_->id()));
 }
 
 absl::Status InprocChannel::QueueBind(std::string_view queue, std::string_view exchange,
@@ -192,7 +204,7 @@ absl::Status InprocChannel::QueueUnbind(std::string_view queue, std::string_view
 absl::StatusOr<uint32_t> InprocChannel::QueuePurge(std::string_view queue) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({queue}); !s.ok()) return s;
+  if (absl::Status s = CheckNames({queue}); !s.ok()) return Fail(s);
   absl::StatusOr<std::shared_ptr<queue::Queue>> q = FindQueue(queue);
   if (!q.ok()) return Fail(q.status());
   return (*q)->Purge();
@@ -202,8 +214,8 @@ absl::StatusOr<uint32_t> InprocChannel::QueueDelete(std::string_view queue,
                                                     const QueueDeleteOptions& options) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({queue}); !s.ok()) return s;
-  absl::StatusOr<std::string> name = ResolveQueueName(queue);
+  if (absl::Status s = CheckNames({queue}); !s.ok()) return Fail(s);
+  absl::StatusOr<std::string> name = ResolveQueueName(StripCrLf(queue));
   if (!name.ok()) return Fail(name.status());
   absl::StatusOr<uint32_t> dropped =
       vhost_.QueueDelete(*name, options.if_unused, options.if_empty, connection_->id());
@@ -266,6 +278,7 @@ absl::Status InprocChannel::BasicPublishBatch(std::string_view exchange,
                                               const PublishOptions& options) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  // RabbitMQ checks no UTF-8 here: its publish path skips that.
   if (absl::Status s = CheckShortStrings({exchange, routing_key}); !s.ok()) return s;
   if (options.immediate) {
     return Fail(AmqpError(ReplyCode::kNotImplemented, "immediate=true"));
@@ -296,8 +309,19 @@ absl::Status InprocChannel::PublishOneLocked(const broker::RoutingSnapshot& snap
                                              std::string_view routing_key,
                                              const Message& message,
                                              const PublishOptions& options) {
+  if (absl::Status s = CheckProperties(message.properties()); !s.ok()) return s;
+  if (message.body().size() > kMaxMessageSize) {
+    return AmqpError(ReplyCode::kPreconditionFailed,
+                     StrCat("message size ", message.body().size(),
+                            " is larger than configured max size ", kMaxMessageSize));
+  }
   const BasicProperties& props = message.properties();
-  if (props.expiration && !ValidExpiration(*props.expiration)) {
+  if (props.delivery_mode && *props.delivery_mode != 1 && *props.delivery_mode != 2) {
+    return AmqpError(ReplyCode::kPreconditionFailed,
+                     StrCat("invalid message: {delivery_mode_unknown,",
+                            static_cast<int>(*props.delivery_mode), "}"));
+  }
+  if (props.expiration && !queue::ParseExpiration(*props.expiration)) {
     return AmqpError(ReplyCode::kPreconditionFailed,
                      StrCat("invalid expiration '", *props.expiration, "'"));
   }
@@ -398,7 +422,7 @@ absl::StatusOr<std::optional<GetResult>> InprocChannel::BasicGet(std::string_vie
                                                                  const GetOptions& options) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({queue}); !s.ok()) return s;
+  if (absl::Status s = CheckNames({queue}); !s.ok()) return Fail(s);
   absl::StatusOr<std::shared_ptr<queue::Queue>> q = FindQueue(queue);
   if (!q.ok()) return Fail(q.status());
   std::optional<queue::Queue::Got> got = (*q)->Get();
@@ -412,7 +436,8 @@ absl::StatusOr<std::string> InprocChannel::BasicConsume(std::string_view queue,
                                                         const ConsumeOptions& options) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  if (absl::Status s = CheckShortStrings({queue, options.consumer_tag}); !s.ok()) return s;
+  if (absl::Status s = CheckNames({queue, options.consumer_tag}); !s.ok()) return Fail(s);
+  if (absl::Status s = CheckTableKeys(options.arguments); !s.ok()) return s;
   if (!callback) return absl::InvalidArgumentError("BasicConsume needs a callback");
   const bool direct_reply = queue == kReplyTo;
   std::shared_ptr<queue::Queue> q;
@@ -474,6 +499,7 @@ absl::StatusOr<std::string> InprocChannel::BasicConsume(std::string_view queue,
 absl::Status InprocChannel::BasicCancel(std::string_view consumer_tag) {
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (absl::Status s = CheckNames({consumer_tag}); !s.ok()) return Fail(s);
   std::shared_ptr<queue::Consumer> consumer;
   std::shared_ptr<queue::Queue> q;
   if (!core_->RemoveConsumer(std::string(consumer_tag), &consumer, &q)) return absl::OkStatus();

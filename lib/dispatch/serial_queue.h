@@ -54,13 +54,19 @@ class SerialQueue : public std::enable_shared_from_this<SerialQueue<Item>> {
     ScheduleTurn();
   }
 
-  // Drops the pending items and ignores later posts. An item running now
-  // finishes; the rest of its batch is dropped by the runner.
-  void Close() {
+  // Ignores later posts and drops the pending items, but for those `keep`
+  // (if given) holds on to: they still run, in order. An item running now
+  // finishes.
+  void Close(bool (*keep)(const Item&) = nullptr) {
     std::vector<Item> dropped;
     std::lock_guard<std::mutex> lock(mu_);
-    closed_.store(true, std::memory_order_relaxed);
+    keep_ = keep;
+    closed_.store(true, std::memory_order_release);
     dropped.swap(incoming_);
+    if (keep == nullptr) return;
+    for (Item& item : dropped) {
+      if (keep(item)) incoming_.push_back(std::move(item));
+    }
   }
 
  private:
@@ -85,11 +91,10 @@ class SerialQueue : public std::enable_shared_from_this<SerialQueue<Item>> {
         }
         batch_.swap(incoming_);
       }
-      if (closed_.load(std::memory_order_relaxed)) {
-        next_ = batch_.size();
+      Item item = std::move(batch_[next_++]);
+      if (closed_.load(std::memory_order_acquire) && (keep_ == nullptr || !keep_(item))) {
         continue;
       }
-      Item item = std::move(batch_[next_++]);
       run_(item);
       Dispatcher::NoteCallbackRan();
       ++ran;
@@ -106,6 +111,7 @@ class SerialQueue : public std::enable_shared_from_this<SerialQueue<Item>> {
   std::vector<Item> incoming_;  // guarded by mu_
   bool scheduled_ = false;      // guarded by mu_: a turn is scheduled or running
   std::atomic<bool> closed_{false};
+  bool (*keep_)(const Item&) = nullptr;  // set before closed_
   std::vector<Item> batch_;  // taken from incoming_ by the running turn
   size_t next_ = 0;
 };

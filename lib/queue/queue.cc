@@ -2,7 +2,6 @@
 #include "queue/queue.h"
 
 #include <algorithm>
-#include <charconv>
 #include <iterator>
 #include <utility>
 
@@ -20,13 +19,7 @@ constexpr size_t kIntakeBatch = 64;
 std::optional<int64_t> ExpirationMs(const Message& message) {
   const std::optional<std::string>& expiration = message.properties().expiration;
   if (!expiration) return std::nullopt;
-  int64_t ms = 0;
-  auto [end, ec] = std::from_chars(expiration->data(),
-                                   expiration->data() + expiration->size(), ms);
-  if (ec != std::errc() || end != expiration->data() + expiration->size()) {
-    return std::nullopt;
-  }
-  return ms;
+  return ParseExpiration(*expiration);
 }
 
 }  // namespace
@@ -435,23 +428,31 @@ void Queue::Settle(std::vector<Unsettled> deliveries, Settlement how) {
 absl::StatusOr<uint32_t> Queue::Delete(bool if_unused, bool if_empty) {
   DeadLetters dead;
   std::vector<std::shared_ptr<Consumer>> cancelled;
-  uint32_t dropped;
+  uint32_t dropped = 0;
+  absl::Status refused;
+  std::optional<absl::Time> timer;
   {
     std::lock_guard<std::mutex> lock(mu_);
     DrainIntakeLocked(&dead);
     if (if_unused && !consumers_.empty()) {
-      return AmqpError(ReplyCode::kPreconditionFailed,
-                       StrCat("queue '", config_.name, "' in use"));
+      refused = AmqpError(ReplyCode::kPreconditionFailed,
+                          StrCat("queue '", config_.name, "' in use"));
+      timer = TimerNeededLocked();
+    } else if (if_empty && ready_count_ > 0) {
+      refused = AmqpError(ReplyCode::kPreconditionFailed,
+                          StrCat("queue '", config_.name, "' not empty"));
+      timer = TimerNeededLocked();
+    } else {
+      deleted_.store(true, std::memory_order_release);
+      dropped = static_cast<uint32_t>(ready_count_);
+      ClearReadyLocked();
+      cancelled.swap(consumers_);
     }
-    if (if_empty && ready_count_ > 0) {
-      return AmqpError(ReplyCode::kPreconditionFailed,
-                       StrCat("queue '", config_.name, "' not empty"));
-    }
-    deleted_.store(true, std::memory_order_release);
-    dropped = static_cast<uint32_t>(ready_count_);
-    ClearReadyLocked();
-    cancelled.swap(consumers_);
   }
+  // The drain may have refused publishes into dead letters
+  // (reject-publish-dlx): they leave whether or not the queue goes.
+  AfterUnlock(std::move(dead), timer);
+  if (!refused.ok()) return refused;
   for (const std::shared_ptr<Consumer>& c : cancelled) c->sink->Cancelled(c);
   return dropped;
 }

@@ -1,6 +1,7 @@
 // QueueArguments: RabbitMQ 3.10's rabbit_amqqueue:declare_args() rules.
 #include "queue/queue_arguments.h"
 
+#include <span>
 #include <string>
 #include <variant>
 
@@ -20,6 +21,18 @@ constexpr std::string_view kComparedArguments[] = {
     "x-single-active-consumer", "x-queue-type",      "x-quorum-initial-group-size",
     "x-delivery-limit",   "x-queue-master-locator",  "x-max-age",
     "x-stream-max-segment-size-bytes", "x-initial-cluster-size",
+};
+
+// What RabbitMQ 3.10 refuses for each queue type (rabbit_classic_queue and
+// rabbit_quorum_queue capabilities): arguments of the other types.
+constexpr std::string_view kNotForClassic[] = {
+    "x-delivery-limit", "x-quorum-initial-group-size", "x-max-in-memory-length",
+    "x-max-in-memory-bytes", "x-dead-letter-strategy", "x-max-age",
+    "x-stream-max-segment-size-bytes", "x-initial-cluster-size",
+};
+constexpr std::string_view kNotForQuorum[] = {
+    "x-max-priority", "x-queue-mode", "x-queue-version", "x-queue-master-locator",
+    "x-max-age", "x-stream-max-segment-size-bytes", "x-initial-cluster-size",
 };
 
 // RabbitMQ's name for a value's AMQP type, as its errors print it.
@@ -76,8 +89,7 @@ absl::StatusOr<QueueArguments> ParseQueueArguments(const FieldTable& arguments,
     return true;
   };
 
-  // RabbitMQ's check_expiry: Erlang timers take at most 2^32-1 ms.
-  constexpr int64_t kMaxExpiryMs = 4294967295;
+  // RabbitMQ's check_expiry caps TTLs and x-expires at kMaxExpiryMs.
   auto too_big = [&](std::string_view key, int64_t n) {
     return invalid(key, StrCat("{value_too_big,", n, "}"));
   };
@@ -102,8 +114,9 @@ absl::StatusOr<QueueArguments> ParseQueueArguments(const FieldTable& arguments,
     if (n > 255) return invalid("x-max-priority", StrCat("{value_too_large,", n, ",255}"));
     parsed.max_priority = static_cast<int>(n);
   }
-  if (!(found = integer("x-delivery-limit", false, &n)).ok()) return found.status();
-  if (*found) parsed.delivery_limit = n;
+  // RabbitMQ 3.10 takes any x-delivery-limit: an integer of either sign is
+  // the limit, anything else is none.
+  if (const FieldValue* v = arguments.Find("x-delivery-limit")) parsed.delivery_limit = v->AsInteger();
 
   std::string s;
   if (!(found = string("x-dead-letter-exchange", &s)).ok()) return found.status();
@@ -140,6 +153,17 @@ absl::StatusOr<QueueArguments> ParseQueueArguments(const FieldTable& arguments,
       return invalid("x-queue-type", StrCat("{unacceptable_value,<<\"", s, "\">>}"));
     }
   }
+  // The arguments RabbitMQ knows but the queue's type does not take.
+  const std::span<const std::string_view> not_for_type =
+      parsed.quorum ? std::span<const std::string_view>(kNotForQuorum) : kNotForClassic;
+  for (std::string_view key : not_for_type) {
+    if (arguments.Find(key) != nullptr) {
+      return AmqpError(ReplyCode::kPreconditionFailed,
+                       StrCat("invalid arg '", key, "' for queue '", queue_name, "' in vhost '",
+                              vhost, "' of queue type ",
+                              parsed.quorum ? "rabbit_quorum_queue" : "rabbit_classic_queue"));
+    }
+  }
   if (const FieldValue* v = arguments.Find("x-single-active-consumer")) {
     const bool* b = v->Get<bool>();
     if (b == nullptr) {
@@ -149,6 +173,25 @@ absl::StatusOr<QueueArguments> ParseQueueArguments(const FieldTable& arguments,
     parsed.single_active_consumer = *b;
   }
   return parsed;
+}
+
+std::optional<int64_t> ParseExpiration(std::string_view expiration) {
+  // Erlang's string:to_integer, then check_expiry.
+  std::string_view digits = expiration;
+  bool negative = false;
+  if (!digits.empty() && (digits.front() == '+' || digits.front() == '-')) {
+    negative = digits.front() == '-';
+    digits.remove_prefix(1);
+  }
+  if (digits.empty()) return std::nullopt;
+  int64_t ms = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    if (ms > kMaxExpiryMs) return std::nullopt;  // stops before overflowing
+    ms = ms * 10 + (c - '0');
+  }
+  if (ms > kMaxExpiryMs || (negative && ms != 0)) return std::nullopt;
+  return ms;
 }
 
 absl::Status CheckEquivalentArguments(const FieldTable& existing,

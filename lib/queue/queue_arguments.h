@@ -38,6 +38,14 @@ absl::StatusOr<QueueArguments> ParseQueueArguments(const FieldTable& arguments,
                                                    std::string_view queue_name,
                                                    std::string_view vhost);
 
+// RabbitMQ's longest TTL, x-expires and expiration: ten years, in ms.
+inline constexpr int64_t kMaxExpiryMs = 315360000000;
+
+// The expiration property in milliseconds as RabbitMQ reads it (an
+// optional sign, decimal digits, nothing after them; from 0 to
+// kMaxExpiryMs); nullopt when RabbitMQ refuses it.
+std::optional<int64_t> ParseExpiration(std::string_view expiration);
+
 // Errors: 406 when a redeclare's `requested` arguments differ from the
 // `existing` ones in an argument RabbitMQ compares (integers of any width are
 // equal by value).

@@ -38,9 +38,14 @@ BrokerOptions ToBrokerOptions(const TestBrokerOptions& options, ManualClock* clo
       .dispatch = Dispatch::kManual, .clock = clock, .dispatch_seed = options.seed};
 }
 
-const channel::InprocChannel* InprocOf(const Channel& channel) {
+// The in-process channel behind `channel`, or null after a test failure
+// when it is not one of `broker`'s (another broker's is misuse too).
+const channel::InprocChannel* InprocOf(const Channel& channel, const Broker::Impl& broker) {
   const auto* inproc = dynamic_cast<const channel::InprocChannel*>(&channel);
-  if (inproc == nullptr) ADD_FAILURE() << "the channel is not one of a warren broker";
+  if (inproc == nullptr || &inproc->connection()->broker() != &broker) {
+    ADD_FAILURE() << "the channel is not one of this TestBroker's";
+    return nullptr;
+  }
   return inproc;
 }
 
@@ -211,7 +216,7 @@ bool TestBroker::HasQueue(std::string_view queue, std::string_view vhost) const 
 }
 
 std::vector<Delivery> TestBroker::UnackedOn(const Channel& channel) const {
-  const channel::InprocChannel* inproc = InprocOf(channel);
+  const channel::InprocChannel* inproc = InprocOf(channel, *state_->impl);
   if (inproc == nullptr) return {};
   return inproc->core()->UnackedDeliveries();
 }
@@ -283,7 +288,7 @@ void TestBroker::NackNextConfirm(PublishMatcher which) {
 size_t TestBroker::pending_faults() const { return state_->recorder->pending(); }
 
 void TestBroker::CloseChannel(Channel& channel, absl::Status reason) {
-  const channel::InprocChannel* inproc = InprocOf(channel);
+  const channel::InprocChannel* inproc = InprocOf(channel, *state_->impl);
   if (inproc == nullptr) return;
   // As InprocChannel::Fail: a connection-level code takes the connection.
   if (IsConnectionError(ReplyCodeOf(reason))) {
@@ -295,15 +300,15 @@ void TestBroker::CloseChannel(Channel& channel, absl::Status reason) {
 
 void TestBroker::CloseConnection(Connection& connection, absl::Status reason) {
   auto* inproc = dynamic_cast<channel::InprocConnection*>(&connection);
-  if (inproc == nullptr) {
-    ADD_FAILURE() << "the connection is not one of a warren broker";
+  if (inproc == nullptr || &inproc->core()->broker() != state_->impl.get()) {
+    ADD_FAILURE() << "the connection is not one of this TestBroker's";
     return;
   }
   inproc->core()->CloseWith(std::move(reason));
 }
 
 void TestBroker::CancelConsumer(Channel& channel, std::string_view consumer_tag) {
-  const channel::InprocChannel* inproc = InprocOf(channel);
+  const channel::InprocChannel* inproc = InprocOf(channel, *state_->impl);
   if (inproc == nullptr) return;
   std::shared_ptr<queue::Consumer> consumer;
   std::shared_ptr<queue::Queue> q;
