@@ -62,6 +62,9 @@ class FakeHost : public QueueHost {
     deleted_unused_.push_back(queue.get());
   }
 
+  void MemoryChanged(int64_t delta) override { held_bytes_ += delta; }
+  int64_t held_bytes() const { return held_bytes_; }
+
   // Moves the clock and calls OnTimer for each timer that came due, as the
   // virtual host's TimerService does.
   void Advance(absl::Duration d) {
@@ -98,6 +101,7 @@ class FakeHost : public QueueHost {
   ManualClock clock_;
 
  private:
+  std::atomic<int64_t> held_bytes_{0};
   std::mutex mu_;
   std::vector<Letter> letters_;
   std::vector<Timer> timers_;
@@ -229,7 +233,7 @@ std::shared_ptr<Consumer> NewConsumer(std::string tag, std::shared_ptr<FakeSink>
 // The bodies basic.get takes until the queue is empty.
 std::vector<std::string> GetAll(Queue& q) {
   std::vector<std::string> bodies;
-  while (std::optional<Queue::Got> got = q.Get()) {
+  while (std::optional<Queue::Got> got = q.Get(/*no_ack=*/false)) {
     bodies.emplace_back(got->envelope.publication->message.body());
   }
   return bodies;
@@ -255,7 +259,7 @@ TEST(Queue, GetTakesMessagesInPublishOrder) {
   Publish(*q, "b");
   Publish(*q, "c");
   EXPECT_THAT(GetAll(*q), ElementsAre("a", "b", "c"));
-  EXPECT_FALSE(q->Get().has_value());
+  EXPECT_FALSE(q->Get(/*no_ack=*/false).has_value());
 }
 
 TEST(Queue, CountsAndGetReportReadyMessagesLeft) {
@@ -265,7 +269,7 @@ TEST(Queue, CountsAndGetReportReadyMessagesLeft) {
   Publish(*q, "b");
   Publish(*q, "c");
   EXPECT_EQ(q->GetCounts().messages, 3u);
-  std::optional<Queue::Got> got = q->Get();
+  std::optional<Queue::Got> got = q->Get(/*no_ack=*/false);
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->message_count, 2u);
   EXPECT_FALSE(got->envelope.redelivered);
@@ -280,15 +284,15 @@ TEST(Queue, RequeueRestoresOriginalPositionAndMarksRedelivered) {
   Publish(*q, "a");
   Publish(*q, "b");
   Publish(*q, "c");
-  std::optional<Queue::Got> a = q->Get();
-  std::optional<Queue::Got> b = q->Get();
+  std::optional<Queue::Got> a = q->Get(/*no_ack=*/false);
+  std::optional<Queue::Got> b = q->Get(/*no_ack=*/false);
   ASSERT_TRUE(a && b);
   // Requeued out of order, they still go back ahead of "c", in their order.
   q->Settle({Unsettled{b->envelope, nullptr}}, Settlement::kRequeue);
   q->Settle({Unsettled{a->envelope, nullptr}}, Settlement::kRequeue);
 
   std::vector<std::pair<std::string, bool>> got;
-  while (std::optional<Queue::Got> g = q->Get()) {
+  while (std::optional<Queue::Got> g = q->Get(/*no_ack=*/false)) {
     got.emplace_back(std::string(g->envelope.publication->message.body()),
                      g->envelope.redelivered);
   }
@@ -297,18 +301,91 @@ TEST(Queue, RequeueRestoresOriginalPositionAndMarksRedelivered) {
                                std::pair<std::string, bool>("c", false)));
 }
 
-TEST(Queue, AckedAndDroppedDeliveriesDoNotComeBack) {
+TEST(Queue, AckedDeliveriesDoNotComeBack) {
   FakeHost host;
   std::shared_ptr<Queue> q = NewQueue(host);
   Publish(*q, "a");
   Publish(*q, "b");
-  std::optional<Queue::Got> a = q->Get();
-  std::optional<Queue::Got> b = q->Get();
+  std::optional<Queue::Got> a = q->Get(/*no_ack=*/false);
+  std::optional<Queue::Got> b = q->Get(/*no_ack=*/false);
   ASSERT_TRUE(a && b);
-  q->Settle({Unsettled{a->envelope, nullptr}}, Settlement::kAck);
-  q->Settle({Unsettled{b->envelope, nullptr}}, Settlement::kDrop);
+  q->Settle({Unsettled{a->envelope, nullptr}, Unsettled{b->envelope, nullptr}}, Settlement::kAck);
   EXPECT_EQ(q->GetCounts().messages, 0u);
   EXPECT_THAT(host.letters(), IsEmpty());
+}
+
+TEST(Queue, StatsCountEveryWayAMessageLeaves) {
+  FakeHost host;
+  std::shared_ptr<Queue> q = NewQueue(host);
+  for (const char* body : {"acked", "requeued", "rejected", "purged", "unacked"}) {
+    Publish(*q, body);
+  }
+  std::optional<Queue::Got> acked = q->Get(/*no_ack=*/false);
+  std::optional<Queue::Got> requeued = q->Get(/*no_ack=*/false);
+  std::optional<Queue::Got> rejected = q->Get(/*no_ack=*/false);
+  ASSERT_TRUE(acked && requeued && rejected);
+  q->Settle({Unsettled{acked->envelope, nullptr}}, Settlement::kAck);
+  q->Settle({Unsettled{requeued->envelope, nullptr}}, Settlement::kRequeue);
+  q->Settle({Unsettled{rejected->envelope, nullptr}}, Settlement::kDeadLetter);
+  std::optional<Queue::Got> again = q->Get(/*no_ack=*/false);  // "requeued", redelivered
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(q->Purge(), 2u);  // "purged" and "unacked" were still ready
+  const QueueStats stats = q->Stats();
+  EXPECT_EQ(stats.published, 5u);
+  EXPECT_EQ(stats.delivered, 4u);
+  EXPECT_EQ(stats.acked, 1u);
+  EXPECT_EQ(stats.requeued, 1u);
+  EXPECT_EQ(stats.dead_lettered, 0u);
+  EXPECT_EQ(stats.dropped, 3u);  // rejected without a dead-letter exchange, and the purge
+  EXPECT_EQ(stats.depth, 0u);
+  EXPECT_EQ(stats.unacked, 1u);
+  EXPECT_EQ(stats.bytes, again->envelope.publication->message.body().size());
+}
+
+TEST(Queue, RejectedMessagesCountAsDeadLetteredWithADeadLetterExchange) {
+  FakeHost host;
+  std::shared_ptr<Queue> q = NewQueue(host, {.arguments = {{"x-dead-letter-exchange", "dlx"}}});
+  Publish(*q, "m");
+  std::optional<Queue::Got> got = q->Get(/*no_ack=*/false);
+  ASSERT_TRUE(got.has_value());
+  q->Settle({Unsettled{got->envelope, nullptr}}, Settlement::kDeadLetter);
+  EXPECT_EQ(q->Stats().dead_lettered, 1u);
+  EXPECT_EQ(q->Stats().dropped, 0u);
+}
+
+TEST(Queue, ReportsTheBodiesItHoldsReadyOrUnackedToItsHost) {
+  FakeHost host;
+  std::shared_ptr<Queue> q = NewQueue(host);
+  Publish(*q, "12345");
+  Publish(*q, "123");
+  EXPECT_EQ(host.held_bytes(), 8);
+  std::optional<Queue::Got> unacked = q->Get(/*no_ack=*/false);
+  EXPECT_EQ(host.held_bytes(), 8);  // delivered but not settled
+  std::optional<Queue::Got> gone = q->Get(/*no_ack=*/true);
+  EXPECT_EQ(host.held_bytes(), 5);
+  ASSERT_TRUE(unacked && gone);
+  q->Settle({Unsettled{unacked->envelope, nullptr}}, Settlement::kAck);
+  EXPECT_EQ(host.held_bytes(), 0);
+}
+
+TEST(Queue, KeepsMessagesReadyWhileAConsumersCallbacksLagAndResumesWhenTheyCatchUp) {
+  FakeHost host;
+  std::shared_ptr<Queue> q = NewQueue(host);
+  auto sink = std::make_shared<FakeSink>();
+  std::shared_ptr<Consumer> c = NewConsumer("c", sink, {.no_ack = true});
+  c->queue = q;
+  c->in_mailbox = Consumer::kMailboxCredit;  // as many callbacks as allowed wait to run
+  ASSERT_TRUE(q->AddConsumer(c).ok());
+  Publish(*q, "held back");
+  EXPECT_THAT(sink->delivered(), IsEmpty());
+  EXPECT_EQ(q->GetCounts().messages, 1u);
+  // The callbacks run down to half the credit: the last one asks for more.
+  bool kick = false;
+  for (uint32_t i = 0; i < Consumer::kMailboxCredit / 2; ++i) kick = c->MailboxRan();
+  EXPECT_TRUE(kick);
+  q->Kick();
+  ASSERT_EQ(sink->delivered().size(), 1u);
+  EXPECT_EQ(sink->delivered()[0].body, "held back");
 }
 
 TEST(Queue, SettleDeadLetterHandsMessagesToHostAsRejected) {
@@ -316,8 +393,8 @@ TEST(Queue, SettleDeadLetterHandsMessagesToHostAsRejected) {
   std::shared_ptr<Queue> q = NewQueue(host);
   Publish(*q, "a");
   Publish(*q, "b");
-  std::optional<Queue::Got> a = q->Get();
-  std::optional<Queue::Got> b = q->Get();
+  std::optional<Queue::Got> a = q->Get(/*no_ack=*/false);
+  std::optional<Queue::Got> b = q->Get(/*no_ack=*/false);
   ASSERT_TRUE(a && b);
   q->Settle({Unsettled{a->envelope, nullptr}, Unsettled{b->envelope, nullptr}},
             Settlement::kDeadLetter);
@@ -382,8 +459,8 @@ TEST(Queue, RequeueInPriorityQueueReturnsToPositionWithinItsLevel) {
   Publish(*q, "a", WithPriority(2));
   Publish(*q, "b", WithPriority(2));
   Publish(*q, "c", WithPriority(2));
-  std::optional<Queue::Got> a = q->Get();
-  std::optional<Queue::Got> b = q->Get();
+  std::optional<Queue::Got> a = q->Get(/*no_ack=*/false);
+  std::optional<Queue::Got> b = q->Get(/*no_ack=*/false);
   ASSERT_TRUE(a && b);
   Publish(*q, "high", WithPriority(5));
   q->Settle({Unsettled{b->envelope, nullptr}}, Settlement::kRequeue);
@@ -396,11 +473,11 @@ TEST(Queue, QuorumDeliveryLimitDeadLettersAMessageReturnedTooOften) {
   std::shared_ptr<Queue> q = NewQueue(
       host, {.arguments = {{"x-queue-type", "quorum"}, {"x-delivery-limit", int32_t{1}}}});
   Publish(*q, "m");
-  std::optional<Queue::Got> first = q->Get();
+  std::optional<Queue::Got> first = q->Get(/*no_ack=*/false);
   ASSERT_TRUE(first.has_value());
   q->Settle({Unsettled{first->envelope, nullptr}}, Settlement::kRequeue);  // 1 return: kept
   EXPECT_THAT(host.letters(), IsEmpty());
-  std::optional<Queue::Got> second = q->Get();
+  std::optional<Queue::Got> second = q->Get(/*no_ack=*/false);
   ASSERT_TRUE(second.has_value());
   q->Settle({Unsettled{second->envelope, nullptr}}, Settlement::kRequeue);  // 2 > 1
   std::vector<FakeHost::Letter> letters = host.letters();
@@ -413,10 +490,10 @@ TEST(Queue, QuorumRedeliveryShowsHowOftenTheMessageCameBack) {
   FakeHost host;
   std::shared_ptr<Queue> q = NewQueue(host, {.arguments = {{"x-queue-type", "quorum"}}});
   Publish(*q, "m");
-  std::optional<Queue::Got> first = q->Get();
+  std::optional<Queue::Got> first = q->Get(/*no_ack=*/false);
   ASSERT_TRUE(first.has_value());
   q->Settle({Unsettled{first->envelope, nullptr}}, Settlement::kRequeue);
-  std::optional<Queue::Got> again = q->Get();
+  std::optional<Queue::Got> again = q->Get(/*no_ack=*/false);
   ASSERT_TRUE(again.has_value());
   ASSERT_NE(again->envelope.shown, nullptr);
   const std::optional<FieldTable>& headers = again->envelope.shown->message.properties().headers;
@@ -604,7 +681,7 @@ TEST(Queue, RequeuePastMaxLengthDropsHead) {
   FakeHost host;
   std::shared_ptr<Queue> q = NewQueue(host, {.arguments = {{"x-max-length", int32_t{1}}}});
   Publish(*q, "m1");
-  std::optional<Queue::Got> m1 = q->Get();
+  std::optional<Queue::Got> m1 = q->Get(/*no_ack=*/false);
   ASSERT_TRUE(m1.has_value());
   Publish(*q, "m2");
   q->Settle({Unsettled{m1->envelope, nullptr}}, Settlement::kRequeue);
@@ -645,7 +722,7 @@ TEST(Queue, MaxLengthBytesFreedByGetMakesRoom) {
   ConfirmProbe first, second, third;
   q->Publish(NewEnvelope("abcd", {}, first.confirm), nullptr);
   q->Publish(NewEnvelope("e", {}, second.confirm), nullptr);
-  ASSERT_TRUE(q->Get().has_value());
+  ASSERT_TRUE(q->Get(/*no_ack=*/false).has_value());
   q->Publish(NewEnvelope("efgh", {}, third.confirm), nullptr);
   EXPECT_EQ(*first.outcome, std::optional<bool>(true));
   EXPECT_EQ(*second.outcome, std::optional<bool>(false));
@@ -671,7 +748,7 @@ TEST(Queue, RejectPublishCountsOnlyReadyMessages) {
       host, {.arguments = {{"x-max-length", int32_t{1}}, {"x-overflow", "reject-publish"}}});
   ConfirmProbe second;
   Publish(*q, "a");
-  std::optional<Queue::Got> a = q->Get();  // unacked, no longer ready
+  std::optional<Queue::Got> a = q->Get(/*no_ack=*/false);  // unacked, no longer ready
   ASSERT_TRUE(a.has_value());
   q->Publish(NewEnvelope("b", {}, second.confirm), nullptr);
   EXPECT_EQ(*second.outcome, std::optional<bool>(true));
@@ -741,7 +818,7 @@ TEST(Queue, ExpiredMessageIsNotGot) {
   std::shared_ptr<Queue> q = NewQueue(host, {.arguments = {{"x-message-ttl", int32_t{100}}}});
   Publish(*q, "m");
   host.clock_.Advance(absl::Milliseconds(100));  // time passes, no timer fires
-  EXPECT_FALSE(q->Get().has_value());
+  EXPECT_FALSE(q->Get(/*no_ack=*/false).has_value());
   EXPECT_THAT(LetterBodies(host), ElementsAre("m"));
 }
 
@@ -782,7 +859,7 @@ TEST(Queue, TtlZeroMessageWithoutConsumerIsExpiredAtOnce) {
   std::vector<FakeHost::Letter> letters = host.letters();
   ASSERT_EQ(letters.size(), 1u);
   EXPECT_EQ(letters[0].reason, DeadLetterReason::kExpired);
-  EXPECT_FALSE(q->Get().has_value());
+  EXPECT_FALSE(q->Get(/*no_ack=*/false).has_value());
 }
 
 TEST(Queue, TtlZeroMessageIsExpiredWhenTheConsumerHasNoCredit) {
@@ -813,7 +890,7 @@ TEST(Queue, ExpiresCountsFromTheLastGet) {
   std::shared_ptr<Queue> q = NewQueue(host, {.arguments = {{"x-expires", int32_t{5000}}}});
   q->Touch();
   host.Advance(absl::Seconds(3));
-  EXPECT_FALSE(q->Get().has_value());  // a use, even of an empty queue
+  EXPECT_FALSE(q->Get(/*no_ack=*/false).has_value());  // a use, even of an empty queue
   host.Advance(absl::Seconds(2));      // the first timer finds it used
   EXPECT_THAT(host.deleted_unused(), IsEmpty());
   host.Advance(absl::Seconds(3));
@@ -905,7 +982,7 @@ TEST(Queue, RequeueIntoADeletedQueueIsDropped) {
   FakeHost host;
   std::shared_ptr<Queue> q = NewQueue(host);
   Publish(*q, "m");
-  std::optional<Queue::Got> got = q->Get();
+  std::optional<Queue::Got> got = q->Get(/*no_ack=*/false);
   ASSERT_TRUE(got.has_value());
   ASSERT_TRUE(q->Delete(false, false).ok());
   q->Settle({Unsettled{got->envelope, nullptr}}, Settlement::kRequeue);

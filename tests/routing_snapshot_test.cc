@@ -38,6 +38,7 @@ class IdleHost : public queue::QueueHost {
   void DeadLetter(const queue::Queue&, std::vector<queue::DeadLetter>) override {}
   void ScheduleTimer(std::weak_ptr<queue::Queue>, absl::Time) override {}
   void DeleteUnused(const std::shared_ptr<queue::Queue>&) override {}
+  void MemoryChanged(int64_t) override {}
 
  private:
   ManualClock clock_;

@@ -51,6 +51,7 @@ class IdleHost final : public warren::queue::QueueHost {
   void DeadLetter(const warren::queue::Queue&, std::vector<warren::queue::DeadLetter>) override {}
   void ScheduleTimer(std::weak_ptr<warren::queue::Queue>, absl::Time) override {}
   void DeleteUnused(const std::shared_ptr<warren::queue::Queue>&) override {}
+  void MemoryChanged(int64_t) override {}
 };
 
 struct SnapshotFixture {

@@ -43,10 +43,14 @@
 #include "warren/clock.h"
 #include "warren/connection.h"
 #include "warren/executor.h"
+#include "warren/stats.h"
 
 namespace warren {
 
 enum class Dispatch { kThreadPool, kExecutor, kManual };
+
+// What a publish does while the broker holds more than memory_limit_bytes.
+enum class MemoryFull { kBlock, kRefuse };
 
 struct BrokerOptions {
   Dispatch dispatch = Dispatch::kThreadPool;
@@ -59,6 +63,21 @@ struct BrokerOptions {
   // from its seed. One channel's callbacks keep their order. Unset: in the
   // order they became ready.
   std::optional<uint64_t> dispatch_seed;
+  // The message bodies the broker may hold in its queues (ready or unacked;
+  // a body in several queues counts once in each) before publishing stops,
+  // as RabbitMQ's memory high watermark stops publishers; 0: no limit.
+  // Consumers keep draining, and the broker itself still dead-letters, so
+  // the limit can be passed by what was already in flight. A consumer's
+  // callbacks waiting to run are bounded too: a slow consumer leaves its
+  // messages ready in the queue, where they count.
+  uint64_t memory_limit_bytes = 0;
+  // Past the limit: kBlock waits (at most publish_block_timeout, with the
+  // channel free for other calls) for consumers to bring the broker back
+  // under it; kRefuse returns at once. Either way, a publish that cannot go
+  // on is kResourceExhausted, closes nothing, and the messages of a
+  // BasicPublishBatch before it were published.
+  MemoryFull on_memory_full = MemoryFull::kBlock;
+  absl::Duration publish_block_timeout = absl::Seconds(10);
 };
 
 struct ConnectOptions {
@@ -69,8 +88,8 @@ struct ConnectOptions {
 class Broker {
  public:
   // Creates a broker with the virtual host "/". Errors: kInvalidArgument for
-  // kExecutor without an executor, fewer than one dispatch thread, or a
-  // dispatch_seed without kManual.
+  // kExecutor without an executor, fewer than one dispatch thread, a
+  // dispatch_seed without kManual, or a negative publish_block_timeout.
   static absl::StatusOr<std::unique_ptr<Broker>> Create(BrokerOptions options = {});
 
   ~Broker();
@@ -98,6 +117,10 @@ class Broker {
 
   // The clock this broker reads.
   Clock& clock() const;
+
+  // Counters of every queue and exchange, the memory held and the
+  // publish-to-callback latency (warren/stats.h).
+  BrokerStats Stats() const;
 
   class Impl;  // defined in lib/; not part of the API
 

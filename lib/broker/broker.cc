@@ -1,6 +1,7 @@
 // Broker: the public class over Broker::Impl.
 #include "warren/broker.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -13,7 +14,9 @@
 namespace warren {
 
 Broker::Impl::Impl(const BrokerOptions& options)
-    : clock_(options.clock != nullptr ? options.clock : Clock::System()),
+    : options_(options),
+      clock_(options.clock != nullptr ? options.clock : Clock::System()),
+      memory_(options.memory_limit_bytes),
       dispatcher_(options),
       timers_(clock_) {}
 
@@ -29,7 +32,8 @@ absl::Status Broker::Impl::AddVirtualHost(std::string_view name) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!vhosts_.contains(ToAbsl(name))) {
     vhosts_.emplace(std::string(name),
-                    std::make_shared<broker::VirtualHost>(std::string(name), clock_, &timers_));
+                    std::make_shared<broker::VirtualHost>(std::string(name), clock_, &timers_,
+                                                          &memory_));
   }
   return absl::OkStatus();
 }
@@ -124,6 +128,9 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::Create(BrokerOptions options) {
   if (options.dispatch_seed && options.dispatch != Dispatch::kManual) {
     return absl::InvalidArgumentError("dispatch_seed needs Dispatch::kManual");
   }
+  if (options.publish_block_timeout < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("publish_block_timeout must not be negative");
+  }
   auto impl = std::make_shared<Impl>(options);
   if (absl::Status s = impl->AddVirtualHost("/"); !s.ok()) return s;
   return std::unique_ptr<Broker>(new Broker(std::move(impl)));
@@ -150,5 +157,23 @@ size_t Broker::ProcessEvents(absl::Duration timeout) {
 }
 
 Clock& Broker::clock() const { return impl_->clock(); }
+
+BrokerStats Broker::Stats() const { return impl_->Stats(); }
+
+BrokerStats Broker::Impl::Stats() {
+  std::vector<std::shared_ptr<broker::VirtualHost>> vhosts;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [name, vhost] : vhosts_) vhosts.push_back(vhost);
+  }
+  std::sort(vhosts.begin(), vhosts.end(),
+            [](const auto& a, const auto& b) { return a->name() < b->name(); });
+  BrokerStats stats;
+  for (const auto& vhost : vhosts) vhost->AppendStats(&stats);
+  stats.publish_to_deliver = latency_.Read();
+  stats.memory_bytes = memory_.held();
+  stats.memory_limit_bytes = memory_.limit();
+  return stats;
+}
 
 }  // namespace warren

@@ -17,11 +17,14 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "broker/latency_histogram.h"
+#include "broker/memory_gauge.h"
 #include "broker/publish_observer.h"
 #include "broker/vhost.h"
 #include "dispatch/dispatcher.h"
 #include "dispatch/timer_service.h"
 #include "warren/broker.h"
+#include "warren/stats.h"
 
 namespace warren {
 namespace channel {
@@ -34,6 +37,11 @@ class Broker::Impl : public std::enable_shared_from_this<Broker::Impl> {
 
   Clock& clock() { return *clock_; }
   dispatch::Dispatcher& dispatcher() { return dispatcher_; }
+  const BrokerOptions& options() const { return options_; }
+  broker::MemoryGauge& memory() { return memory_; }
+  broker::LatencyHistogram& latency() { return latency_; }
+
+  BrokerStats Stats();
 
   absl::Status AddVirtualHost(std::string_view name);
   absl::Status DeleteVirtualHost(std::string_view name);
@@ -57,7 +65,11 @@ class Broker::Impl : public std::enable_shared_from_this<Broker::Impl> {
   void Shutdown();
 
  private:
+  const BrokerOptions options_;
   Clock* const clock_;
+  // Before everything that may count into them, so they go last.
+  broker::MemoryGauge memory_;
+  broker::LatencyHistogram latency_;
   dispatch::Dispatcher dispatcher_;
   dispatch::TimerService timers_;
 

@@ -9,6 +9,7 @@
 #ifndef WARREN_LIB_BROKER_ROUTING_SNAPSHOT_H_
 #define WARREN_LIB_BROKER_ROUTING_SNAPSHOT_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -27,12 +28,31 @@ namespace warren::broker {
 // Destination ids of exchanges have this bit set; queue ids do not.
 inline constexpr routing::DestinationId kExchangeBit = 0x80000000u;
 
+// What clients published through one exchange, for Broker::Stats; a
+// publisher adds the tally of a whole publish call at once.
+struct ExchangeCounters {
+  struct Tally {
+    uint64_t routed = 0;
+    uint64_t unroutable = 0;
+    uint64_t returned = 0;
+  };
+  void Add(const Tally& tally) {
+    if (tally.routed != 0) routed.fetch_add(tally.routed, std::memory_order_relaxed);
+    if (tally.unroutable != 0) unroutable.fetch_add(tally.unroutable, std::memory_order_relaxed);
+    if (tally.returned != 0) returned.fetch_add(tally.returned, std::memory_order_relaxed);
+  }
+  std::atomic<uint64_t> routed{0};
+  std::atomic<uint64_t> unroutable{0};
+  std::atomic<uint64_t> returned{0};
+};
+
 struct ExchangeRoute {
   routing::DestinationId id = 0;
   std::string name;
   bool internal = false;
   std::optional<std::string> alternate;  // alternate-exchange argument
   std::shared_ptr<const routing::Router> router;
+  std::shared_ptr<ExchangeCounters> counters;
 };
 
 class RoutingSnapshot {
@@ -47,6 +67,7 @@ class RoutingSnapshot {
              std::vector<std::shared_ptr<queue::Queue>>* out) const;
 
   // For the builder (the virtual host).
+  std::shared_ptr<ExchangeCounters> default_counters;  // the default exchange's
   absl::flat_hash_map<std::string, std::shared_ptr<const ExchangeRoute>> exchanges_by_name;
   absl::flat_hash_map<routing::DestinationId, std::shared_ptr<const ExchangeRoute>> exchanges;
   absl::flat_hash_map<std::string, std::shared_ptr<queue::Queue>> queues_by_name;

@@ -30,8 +30,9 @@ absl::Status DefaultExchangeRefused() {
 
 }  // namespace
 
-VirtualHost::VirtualHost(std::string name, Clock* clock, dispatch::TimerService* timers)
-    : name_(std::move(name)), clock_(clock), timers_(timers) {
+VirtualHost::VirtualHost(std::string name, Clock* clock, dispatch::TimerService* timers,
+                         MemoryGauge* memory)
+    : name_(std::move(name)), clock_(clock), timers_(timers), memory_(memory) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto [exchange, type] : kPredeclared) {
     CreateExchangeLocked(std::string(exchange), type, {.durable = true}).IgnoreError();
@@ -45,6 +46,7 @@ std::shared_ptr<const RoutingSnapshot> VirtualHost::Snapshot() {
   const uint64_t version = version_.load(std::memory_order_acquire);
   if (snapshot_ && snapshot_version_ == version) return snapshot_;
   auto snapshot = std::make_shared<RoutingSnapshot>();
+  snapshot->default_counters = default_counters_;
   for (auto& [name, x] : exchanges_) {
     if (!x.route) {
       auto route = std::make_shared<ExchangeRoute>();
@@ -55,6 +57,7 @@ std::shared_ptr<const RoutingSnapshot> VirtualHost::Snapshot() {
         if (std::optional<std::string_view> s = alt->AsString()) route->alternate = std::string(*s);
       }
       route->router = *routing::MakeRouter(x.type, x.bindings);
+      route->counters = x.counters;
       x.route = std::move(route);
     }
     snapshot->exchanges_by_name.emplace(name, x.route);
@@ -464,6 +467,38 @@ void VirtualHost::Shutdown() {
     ChangedLocked();
   }
   for (const std::shared_ptr<queue::Queue>& q : all) q->Delete(false, false).IgnoreError();
+}
+
+void VirtualHost::AppendStats(BrokerStats* stats) {
+  std::vector<std::pair<std::string, std::shared_ptr<queue::Queue>>> queues;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto exchange_stats = [&](const std::string& name, const ExchangeCounters& c) {
+      ExchangeStats x{.vhost = name_, .name = name};
+      x.routed = c.routed.load(std::memory_order_relaxed);
+      x.unroutable = c.unroutable.load(std::memory_order_relaxed);
+      x.returned = c.returned.load(std::memory_order_relaxed);
+      x.published = x.routed + x.unroutable;
+      return x;
+    };
+    const size_t first = stats->exchanges.size();
+    stats->exchanges.push_back(exchange_stats("", *default_counters_));
+    for (const auto& [name, x] : exchanges_) {
+      stats->exchanges.push_back(exchange_stats(name, *x.counters));
+    }
+    std::sort(stats->exchanges.begin() + first, stats->exchanges.end(),
+              [](const ExchangeStats& a, const ExchangeStats& b) { return a.name < b.name; });
+    for (const auto& [name, q] : queues_) queues.emplace_back(name, q);
+  }
+  // Each queue's figures under its own lock, with the host's released.
+  std::sort(queues.begin(), queues.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [name, q] : queues) {
+    QueueStats figures = q->Stats();
+    figures.vhost = name_;
+    figures.name = name;
+    stats->queues.push_back(std::move(figures));
+  }
 }
 
 void VirtualHost::PublishInternal(std::string_view exchange,

@@ -23,17 +23,21 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "broker/memory_gauge.h"
 #include "broker/routing_snapshot.h"
 #include "dispatch/timer_service.h"
 #include "queue/queue.h"
 #include "warren/channel.h"
+#include "warren/stats.h"
 
 namespace warren::broker {
 
 class VirtualHost : public queue::QueueHost,
                     public std::enable_shared_from_this<VirtualHost> {
  public:
-  VirtualHost(std::string name, Clock* clock, dispatch::TimerService* timers);
+  // `memory` counts what its queues hold; it must outlive them.
+  VirtualHost(std::string name, Clock* clock, dispatch::TimerService* timers,
+              MemoryGauge* memory);
 
   const std::string& name() const { return name_; }
 
@@ -79,6 +83,9 @@ class VirtualHost : public queue::QueueHost,
   // Every queue, exclusive ones included, for inspection.
   std::vector<std::shared_ptr<queue::Queue>> Queues();
 
+  // Appends the figures of this host's queues and exchanges, by name.
+  void AppendStats(BrokerStats* stats);
+
   // A binding with its destination named, for inspection.
   struct BindingView {
     std::string destination;
@@ -108,6 +115,7 @@ class VirtualHost : public queue::QueueHost,
   void DeadLetter(const queue::Queue& from, std::vector<queue::DeadLetter> letters) override;
   void ScheduleTimer(std::weak_ptr<queue::Queue> queue, absl::Time at) override;
   void DeleteUnused(const std::shared_ptr<queue::Queue>& queue) override;
+  void MemoryChanged(int64_t delta) override { memory_->Add(delta); }
 
  private:
   struct ExchangeState {
@@ -120,6 +128,7 @@ class VirtualHost : public queue::QueueHost,
     FieldTable arguments;
     std::vector<routing::Binding> bindings;  // as source
     std::shared_ptr<const ExchangeRoute> route;  // null after a change
+    std::shared_ptr<ExchangeCounters> counters = std::make_shared<ExchangeCounters>();
   };
 
   // All below run with mu_ held.
@@ -146,6 +155,9 @@ class VirtualHost : public queue::QueueHost,
   const std::string name_;
   Clock* const clock_;
   dispatch::TimerService* const timers_;
+  MemoryGauge* const memory_;
+  const std::shared_ptr<ExchangeCounters> default_counters_ =
+      std::make_shared<ExchangeCounters>();
 
   std::mutex mu_;
   std::atomic<uint64_t> version_{1};

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "broker/latency_histogram.h"
 #include "string_view.h"
 #include "warren/status.h"
 
@@ -28,15 +29,22 @@ void ChannelCore::Run(Mail& mail) {
     std::move(mail.task)();
     return;
   }
+  queue::Consumer& consumer = *mail.consumer;
   const queue::Publication& p = *mail.shown;
-  Delivery& shown = mail.consumer->shown;
-  shown.consumer_tag = mail.consumer->tag;
+  if (p.published_at_ns != 0 && consumer.latency != nullptr) {
+    consumer.latency->Record(broker::LatencyHistogram::NowNanos() - p.published_at_ns);
+  }
+  Delivery& shown = consumer.shown;
+  shown.consumer_tag = consumer.tag;
   shown.delivery_tag = mail.delivery_tag;
   shown.redelivered = mail.redelivered;
   shown.exchange = p.exchange;
   shown.routing_key = p.routing_key;
   shown.message = p.message;
-  mail.consumer->callback(shown);
+  consumer.callback(shown);
+  if (consumer.MailboxRan()) {
+    if (std::shared_ptr<queue::Queue> q = consumer.queue.lock()) q->Kick();
+  }
 }
 
 void ChannelCore::PostTask(dispatch::Task task) {
@@ -60,6 +68,7 @@ void ChannelCore::Deliver(const std::shared_ptr<queue::Consumer>& consumer, queu
   // The unacked record keeps the envelope; otherwise the mail takes it over.
   std::shared_ptr<const queue::Publication> shown =
       consumer->no_ack ? std::move(seen) : seen;
+  consumer->in_mailbox.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(mu_);
   const uint64_t tag = next_delivery_tag_++;
   if (!consumer->no_ack) {

@@ -7,6 +7,9 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "broker/latency_histogram.h"
+#include "broker/memory_gauge.h"
 #include "queue/queue_arguments.h"
 #include "short_string.h"
 #include "string_view.h"
@@ -93,8 +96,7 @@ const broker::RoutingSnapshot& InprocChannel::CurrentSnapshot() {
   if (!snapshot_ || snapshot_version_ != version) {
     snapshot_ = vhost_.Snapshot();
     snapshot_version_ = version;
-    last_route_.valid = false;
-    last_route_.targets.clear();
+    last_route_ = {};
     waiting_.clear();
     absl::erase_if(publishers_, [](const auto& entry) { return entry.second.queue->deleted(); });
   }
@@ -276,23 +278,58 @@ absl::Status InprocChannel::BasicPublishBatch(std::string_view exchange,
                                               std::string_view routing_key,
                                               std::span<const Message> messages,
                                               const PublishOptions& options) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   // RabbitMQ checks no UTF-8 here: its publish path skips that.
   if (absl::Status s = CheckShortStrings({exchange, routing_key}); !s.ok()) return s;
   if (options.immediate) {
     return Fail(AmqpError(ReplyCode::kNotImplemented, "immediate=true"));
   }
-  const broker::RoutingSnapshot& snapshot = CurrentSnapshot();
+  broker::MemoryGauge& memory = connection_->broker().memory();
+  const broker::RoutingSnapshot* snapshot = &CurrentSnapshot();
   absl::Status status;
   for (const Message& message : messages) {
-    status = PublishOneLocked(snapshot, exchange, routing_key, message, options);
+    // The messages waiting to be handed over count as held already.
+    if (memory.limit() != 0 && memory.held() + waiting_bytes_ > memory.limit()) {
+      FlushPublishesLocked();
+      if (memory.over_limit()) {
+        status = WaitForMemory(lock);
+        if (!status.ok()) break;
+        snapshot = &CurrentSnapshot();
+      }
+    }
+    status = PublishOneLocked(*snapshot, exchange, routing_key, message, options);
     if (!status.ok()) break;
   }
   // What was accepted before a refusal is published, as it would have been
   // by one call each.
   FlushPublishesLocked();
+  if (broker::ExchangeCounters* counters = last_route_.counters; counters != nullptr) {
+    counters->Add(tally_);
+  }
+  tally_ = {};
   return status.ok() ? status : Fail(std::move(status));
+}
+
+absl::Status InprocChannel::WaitForMemory(std::unique_lock<std::mutex>& lock) {
+  Broker::Impl& broker = connection_->broker();
+  broker::MemoryGauge& memory = broker.memory();
+  const std::string full = StrCat("the broker holds ", memory.held(),
+                                  " bytes of messages, over its memory limit of ",
+                                  memory.limit(), " bytes");
+  if (broker.options().on_memory_full == MemoryFull::kRefuse) {
+    return absl::ResourceExhaustedError(StrCat("publish refused: ", full));
+  }
+  // The channel stays free meanwhile: its own consumers may need it to ack.
+  const absl::Duration timeout = broker.options().publish_block_timeout;
+  lock.unlock();
+  const bool under = memory.WaitUntilUnderLimit(absl::Now() + timeout);
+  lock.lock();
+  if (!under) {
+    return absl::ResourceExhaustedError(
+        StrCat("publish blocked for ", absl::FormatDuration(timeout), ": ", full));
+  }
+  return CheckOpen();
 }
 
 void InprocChannel::FlushPublishesLocked() {
@@ -302,6 +339,7 @@ void InprocChannel::FlushPublishesLocked() {
     t.queue->Publish(std::span<queue::Envelope>(waiting_[i]), t.token);
     waiting_[i].clear();
   }
+  waiting_bytes_ = 0;
 }
 
 absl::Status InprocChannel::PublishOneLocked(const broker::RoutingSnapshot& snapshot,
@@ -365,6 +403,7 @@ absl::Status InprocChannel::PublishOneLocked(const broker::RoutingSnapshot& snap
     last_route_.valid = by_key_alone;
     last_route_.exchange = exchange;
     last_route_.routing_key = routing_key;
+    last_route_.counters = *x != nullptr ? (*x)->counters.get() : snapshot.default_counters.get();
     RouteInto(snapshot, *x, keys, props.headers ? &*props.headers : nullptr,
               &last_route_.targets);
     waiting_.resize(last_route_.targets.size());
@@ -386,13 +425,16 @@ absl::Status InprocChannel::PublishOneLocked(const broker::RoutingSnapshot& snap
     if (std::shared_ptr<queue::Consumer> replier = vhost_.FindReplyConsumer(routing_key)) {
       auto reply = std::make_shared<const queue::Publication>(queue::Publication{
           std::string(exchange), std::string(routing_key), std::move(delivered)});
+      ++tally_.routed;
       replier->sink->Deliver(replier, nullptr, queue::Envelope{.publication = reply});
       if (seq != 0) core_->Confirmed(seq, true);
       return absl::OkStatus();
     }
   }
   if (targets.empty()) {
+    ++tally_.unroutable;
     if (options.mandatory) {
+      ++tally_.returned;
       core_->Return(ReturnedMessage{static_cast<int>(ReplyCode::kNoRoute), "NO_ROUTE",
                                     std::string(exchange), std::string(routing_key),
                                     delivered});
@@ -400,8 +442,14 @@ absl::Status InprocChannel::PublishOneLocked(const broker::RoutingSnapshot& snap
     if (seq != 0) core_->Confirmed(seq, true);
     return absl::OkStatus();
   }
-  auto publication = std::make_shared<const queue::Publication>(
-      queue::Publication{std::string(exchange), std::string(routing_key), std::move(delivered)});
+  ++tally_.routed;
+  // One publish in kSampleEvery carries its time, for the latency figures.
+  const int64_t published_at_ns =
+      ++publishes_ % broker::LatencyHistogram::kSampleEvery == 0
+          ? broker::LatencyHistogram::NowNanos()
+          : 0;
+  auto publication = std::make_shared<const queue::Publication>(queue::Publication{
+      std::string(exchange), std::string(routing_key), std::move(delivered), published_at_ns});
   std::shared_ptr<queue::PendingConfirm> confirm;
   if (seq != 0) {
     confirm = std::make_shared<queue::PendingConfirm>(
@@ -413,6 +461,7 @@ absl::Status InprocChannel::PublishOneLocked(const broker::RoutingSnapshot& snap
   for (size_t i = 0; i < targets.size(); ++i) {
     waiting_[i].push_back(queue::Envelope{.publication = publication, .confirm = confirm});
   }
+  waiting_bytes_ += targets.size() * publication->message.body().size();
   // A route that depends on headers is not kept: its messages go now.
   if (!by_key_alone) FlushPublishesLocked();
   return absl::OkStatus();
@@ -425,7 +474,7 @@ absl::StatusOr<std::optional<GetResult>> InprocChannel::BasicGet(std::string_vie
   if (absl::Status s = CheckNames({queue}); !s.ok()) return Fail(s);
   absl::StatusOr<std::shared_ptr<queue::Queue>> q = FindQueue(queue);
   if (!q.ok()) return Fail(q.status());
-  std::optional<queue::Queue::Got> got = (*q)->Get();
+  std::optional<queue::Queue::Got> got = (*q)->Get(options.no_ack);
   if (!got) return std::optional<GetResult>();
   return std::optional<GetResult>(GetResult{
       core_->RecordGet(*q, std::move(got->envelope), options.no_ack), got->message_count});
@@ -481,6 +530,8 @@ absl::StatusOr<std::string> InprocChannel::BasicConsume(std::string_view queue,
   consumer->sink = core_;
   consumer->callback = std::move(callback);
   consumer->on_cancel = options.on_cancel;
+  consumer->queue = q;
+  consumer->latency = &connection_->broker().latency();
   // Registered on the channel first: the queue may deliver at once.
   core_->AddConsumer(consumer, q);
   if (direct_reply) {

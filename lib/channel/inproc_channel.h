@@ -97,6 +97,7 @@ class InprocChannel final : public Channel {
     std::string exchange;
     std::string routing_key;
     std::vector<Target> targets;
+    broker::ExchangeCounters* counters = nullptr;  // the exchange's, kept by the snapshot
   };
 
   // queue.bind and queue.unbind: the same checks and shortcut, then `change`.
@@ -129,6 +130,10 @@ class InprocChannel final : public Channel {
                                 const Message& message, const PublishOptions& options);
   // Hands the messages in waiting_ to their queues.
   void FlushPublishesLocked();
+  // The broker is over its memory limit: refuses, or waits for it with
+  // `lock` (mu_) released. Errors: kResourceExhausted; 504 when the channel
+  // closed meanwhile.
+  absl::Status WaitForMemory(std::unique_lock<std::mutex>& lock);
   void RouteInto(const broker::RoutingSnapshot& snapshot, const broker::ExchangeRoute* x,
                  absl::Span<const std::string_view> keys, const FieldTable* headers,
                  std::vector<Target>* targets);
@@ -147,6 +152,9 @@ class InprocChannel final : public Channel {
   LastRoute last_route_;
   // Messages for last_route_.targets[i], not yet handed over.
   std::vector<std::vector<queue::Envelope>> waiting_;
+  uint64_t waiting_bytes_ = 0;  // their bodies, once per queue
+  broker::ExchangeCounters::Tally tally_;  // of the publish call running now
+  uint64_t publishes_ = 0;                 // picks the ones sampled for latency
   std::vector<std::shared_ptr<queue::Queue>> routed_;  // reused by each route
   uint64_t generated_tags_ = 0;
   // Direct reply-to: the name replies reach this channel by; empty while

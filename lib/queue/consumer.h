@@ -7,6 +7,7 @@
 #ifndef WARREN_LIB_QUEUE_CONSUMER_H_
 #define WARREN_LIB_QUEUE_CONSUMER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -14,6 +15,10 @@
 
 #include "queue/envelope.h"
 #include "warren/channel.h"
+
+namespace warren::broker {
+class LatencyHistogram;
+}  // namespace warren::broker
 
 namespace warren::queue {
 
@@ -48,6 +53,33 @@ struct Consumer {
   // delivery allocates nothing. Only the channel's mailbox, which runs one
   // callback at a time, touches it.
   Delivery shown;
+
+  // Deliveries whose callback has not run yet are bounded, as RabbitMQ's
+  // credit flow bounds what a queue sends ahead to a channel: past
+  // kMailboxCredit the queue keeps the consumer's messages ready (counted,
+  // and subject to its limits and TTLs) until the callbacks catch up.
+  static constexpr uint32_t kMailboxCredit = 1000;
+  std::atomic<uint32_t> in_mailbox{0};
+  std::atomic<bool> starved{false};  // the queue held a message back
+  std::weak_ptr<Queue> queue;        // kicked when the callbacks catch up
+  // Where sampled publish-to-callback latencies go; the broker's, which
+  // outlives every callback.
+  broker::LatencyHistogram* latency = nullptr;
+
+  // Asked by the queue before each delivery. A refusal marks the consumer
+  // starved; marking, then looking again, makes sure that either this
+  // sees the room the mailbox made or MailboxRan sees the mark.
+  bool HasMailboxRoom() {
+    if (in_mailbox.load(std::memory_order_relaxed) < kMailboxCredit) return true;
+    starved.store(true);
+    return in_mailbox.load() < kMailboxCredit;
+  }
+  // Called by the channel after each callback; true when the queue held
+  // messages back and should now dispatch again.
+  bool MailboxRan() {
+    const uint32_t left = in_mailbox.fetch_sub(1) - 1;
+    return left <= kMailboxCredit / 2 && starved.load() && starved.exchange(false);
+  }
 };
 
 }  // namespace warren::queue

@@ -23,6 +23,9 @@ struct Publication {
   std::string exchange;
   std::string routing_key;
   Message message;
+  // Monotonic nanoseconds at basic.publish, for the messages whose latency
+  // is sampled; 0 otherwise.
+  int64_t published_at_ns = 0;
 };
 
 // A publisher confirm waiting for every queue the publish reached. The last

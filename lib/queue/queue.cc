@@ -77,6 +77,7 @@ void Queue::OwnUntilIdle(std::span<Envelope> arriving) {
       DispatchLocked();
       ExpireHeadsLocked(&dead);
       timer = TimerNeededLocked();
+      ReportMemoryLocked();
     }
     AfterUnlock(std::move(dead), timer);
     const uint64_t before = signals_.fetch_sub(seen, std::memory_order_acq_rel);
@@ -118,10 +119,11 @@ void Queue::AcceptLocked(Envelope envelope, DeadLetters* dead) {
   if (p.overflow != Overflow::kDropHead && WouldOverflowLocked(size)) {
     if (confirm) confirm->Settle(false);
     if (p.overflow == Overflow::kRejectPublishDlx) {
-      dead->push_back({std::move(envelope), DeadLetterReason::kMaxLen});
+      LeaveLocked(std::move(envelope), DeadLetterReason::kMaxLen, dead);
     }
     return;
   }
+  ++counters_.published;
   envelope.position = next_position_++;
   std::optional<absl::Duration> ttl = p.message_ttl;
   if (std::optional<int64_t> ms = ExpirationMs(envelope.publication->message)) {
@@ -146,8 +148,21 @@ void Queue::AcceptLocked(Envelope envelope, DeadLetters* dead) {
 void Queue::DropHeadsOverLimitLocked(DeadLetters* dead) {
   if (config_.policy.overflow != Overflow::kDropHead) return;
   while (ready_count_ > 0 && OverLimitLocked()) {
-    dead->push_back({PopHeadLocked(), DeadLetterReason::kMaxLen});
+    LeaveLocked(PopHeadLocked(), DeadLetterReason::kMaxLen, dead);
   }
+}
+
+void Queue::LeaveLocked(Envelope envelope, DeadLetterReason reason, DeadLetters* dead) {
+  // The host drops what has no dead-letter exchange to go to.
+  ++(config_.policy.dead_letter_exchange ? counters_.dead_lettered : counters_.dropped);
+  dead->push_back({std::move(envelope), reason});
+}
+
+void Queue::ReportMemoryLocked() {
+  const int64_t held = static_cast<int64_t>(ready_bytes_ + unacked_bytes_);
+  if (held == reported_bytes_) return;
+  host_->MemoryChanged(held - reported_bytes_);
+  reported_bytes_ = held;
 }
 
 void Queue::InsertLocked(Envelope envelope) {
@@ -214,7 +229,7 @@ void Queue::ExpireHeadsLocked(DeadLetters* dead) {
       Envelope e = std::move(level.messages.front());
       level.messages.pop_front();
       ForgetReadyLocked(e);
-      dead->push_back({std::move(e), DeadLetterReason::kExpired});
+      LeaveLocked(std::move(e), DeadLetterReason::kExpired, dead);
     }
   }
 }
@@ -223,7 +238,9 @@ std::optional<size_t> Queue::PickConsumerLocked() {
   for (size_t i = 0; i < consumers_.size(); ++i) {
     Consumer& c = *consumers_[i];
     const bool has_credit =
-        c.no_ack || ((c.prefetch == 0 || c.unacked < c.prefetch) && c.sink->TryTakeChannelCredit());
+        c.HasMailboxRoom() &&
+        (c.no_ack ||
+         ((c.prefetch == 0 || c.unacked < c.prefetch) && c.sink->TryTakeChannelCredit()));
     if (has_credit) return i;
     // Only the first consumer is active on a single-active-consumer queue.
     if (config_.policy.single_active_consumer) break;
@@ -233,7 +250,12 @@ std::optional<size_t> Queue::PickConsumerLocked() {
 
 void Queue::DeliverLocked(size_t index, Envelope envelope) {
   const std::shared_ptr<Consumer>& consumer = consumers_[index];
-  if (!consumer->no_ack) ++consumer->unacked;
+  ++counters_.delivered;
+  if (!consumer->no_ack) {
+    ++consumer->unacked;
+    ++unacked_count_;
+    unacked_bytes_ += envelope.publication->message.body().size();
+  }
   consumer->sink->Deliver(consumer, this, Outgoing(std::move(envelope)));
   // Round robin within the consumer's priority; a single active consumer
   // keeps its place.
@@ -286,12 +308,13 @@ Queue::Counts Queue::GetCounts() {
     counts.messages = static_cast<uint32_t>(ready_count_);
     counts.consumers = static_cast<uint32_t>(consumers_.size());
     timer = TimerNeededLocked();
+    ReportMemoryLocked();
   }
   AfterUnlock(std::move(dead), timer);
   return counts;
 }
 
-std::optional<Queue::Got> Queue::Get() {
+std::optional<Queue::Got> Queue::Get(bool no_ack) {
   DeadLetters dead;
   std::optional<Got> got;
   std::optional<absl::Time> timer;
@@ -302,9 +325,15 @@ std::optional<Queue::Got> Queue::Get() {
     ExpireHeadsLocked(&dead);
     if (ready_count_ > 0) {
       Envelope head = Outgoing(PopHeadLocked());
+      ++counters_.delivered;
+      if (!no_ack) {
+        ++unacked_count_;
+        unacked_bytes_ += head.publication->message.body().size();
+      }
       got = Got{std::move(head), static_cast<uint32_t>(ready_count_)};
     }
     timer = TimerNeededLocked();
+    ReportMemoryLocked();
   }
   AfterUnlock(std::move(dead), timer);
   return got;
@@ -317,7 +346,9 @@ uint32_t Queue::Purge() {
     std::lock_guard<std::mutex> lock(mu_);
     DrainIntakeLocked(&dead);
     purged = static_cast<uint32_t>(ready_count_);
+    counters_.dropped += purged;
     ClearReadyLocked();
+    ReportMemoryLocked();
   }
   AfterUnlock(std::move(dead), std::nullopt);
   return purged;
@@ -341,6 +372,16 @@ std::vector<Queue::ConsumerState> Queue::Consumers() {
     states.push_back({c->tag, c->priority, c->prefetch, c->unacked, c->no_ack, c->exclusive});
   }
   return states;
+}
+
+QueueStats Queue::Stats() {
+  std::lock_guard<std::mutex> lock(mu_);
+  QueueStats stats = counters_;
+  stats.depth = ready_count_;
+  stats.unacked = unacked_count_;
+  stats.consumers = consumers_.size();
+  stats.bytes = ready_bytes_ + unacked_bytes_;
+  return stats;
 }
 
 absl::Status Queue::AddConsumer(std::shared_ptr<Consumer> consumer) {
@@ -396,23 +437,29 @@ void Queue::Settle(std::vector<Unsettled> deliveries, Settlement how) {
       if (u.consumer && !u.consumer->no_ack && u.consumer->unacked > 0) {
         --u.consumer->unacked;
       }
+      --unacked_count_;
+      unacked_bytes_ -= u.envelope.publication->message.body().size();
       u.envelope.shown.reset();
       switch (how) {
         case Settlement::kAck:
-        case Settlement::kDrop:
+          ++counters_.acked;
           break;
         case Settlement::kDeadLetter:
-          dead.push_back({std::move(u.envelope), DeadLetterReason::kRejected});
+          LeaveLocked(std::move(u.envelope), DeadLetterReason::kRejected, &dead);
           break;
         case Settlement::kRequeue:
-          if (deleted()) break;
+          if (deleted()) {
+            ++counters_.dropped;
+            break;
+          }
           u.envelope.redelivered = true;
           ++u.envelope.returns;
           if (config_.policy.quorum && config_.policy.delivery_limit &&
               u.envelope.returns > *config_.policy.delivery_limit) {
-            dead.push_back({std::move(u.envelope), DeadLetterReason::kDeliveryLimit});
+            LeaveLocked(std::move(u.envelope), DeadLetterReason::kDeliveryLimit, &dead);
             break;
           }
+          ++counters_.requeued;
           InsertLocked(std::move(u.envelope));
           break;
       }
@@ -420,6 +467,7 @@ void Queue::Settle(std::vector<Unsettled> deliveries, Settlement how) {
     // RabbitMQ's requeue_and_run: requeued messages count against the
     // limits too.
     DropHeadsOverLimitLocked(&dead);
+    ReportMemoryLocked();
   }
   AfterUnlock(std::move(dead), std::nullopt);
   Kick();
@@ -448,6 +496,7 @@ absl::StatusOr<uint32_t> Queue::Delete(bool if_unused, bool if_empty) {
       ClearReadyLocked();
       cancelled.swap(consumers_);
     }
+    ReportMemoryLocked();
   }
   // The drain may have refused publishes into dead letters
   // (reject-publish-dlx): they leave whether or not the queue goes.

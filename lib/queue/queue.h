@@ -38,6 +38,7 @@
 #include "queue/queue_arguments.h"
 #include "warren/clock.h"
 #include "warren/field_table.h"
+#include "warren/stats.h"
 
 namespace warren::queue {
 
@@ -62,6 +63,10 @@ class QueueHost {
   virtual void ScheduleTimer(std::weak_ptr<Queue> queue, absl::Time at) = 0;
   // Deletes `queue` from the topology (auto-delete, x-expires).
   virtual void DeleteUnused(const std::shared_ptr<Queue>& queue) = 0;
+  // The bodies the queue holds (ready and unacked) grew by `delta` bytes
+  // (shrank, when negative). Called with the queue's lock held: must only
+  // take leaf locks.
+  virtual void MemoryChanged(int64_t delta) = 0;
 };
 
 struct QueueConfig {
@@ -74,7 +79,7 @@ struct QueueConfig {
 };
 
 // How a settled delivery leaves its channel.
-enum class Settlement { kAck, kRequeue, kDeadLetter, kDrop };
+enum class Settlement { kAck, kRequeue, kDeadLetter };
 
 struct Unsettled {
   Envelope envelope;
@@ -111,11 +116,12 @@ class Queue : public std::enable_shared_from_this<Queue> {
   Counts GetCounts();
 
   // basic.get: the head and the number of ready messages left after it.
+  // Unless `no_ack`, the message stays the queue's (unacked) until settled.
   struct Got {
     Envelope envelope;
     uint32_t message_count = 0;
   };
-  std::optional<Got> Get();
+  std::optional<Got> Get(bool no_ack);
 
   uint32_t Purge();
 
@@ -157,6 +163,9 @@ class Queue : public std::enable_shared_from_this<Queue> {
   // In the order the queue tries them.
   std::vector<ConsumerState> Consumers();
 
+  // What Broker::Stats reports of this queue (all but vhost and name).
+  QueueStats Stats();
+
   // Asks for a dispatch pass (a consumer's credit was freed elsewhere).
   // Runs it on this thread unless another thread owns the queue right now.
   void Kick();
@@ -185,6 +194,11 @@ class Queue : public std::enable_shared_from_this<Queue> {
   Envelope PopHeadLocked();
   // Keeps the counts right for a ready message that leaves.
   void ForgetReadyLocked(const Envelope& leaving);
+  // A message leaves the queue for its host to dead-letter (or drop, when
+  // the queue has no dead-letter exchange).
+  void LeaveLocked(Envelope envelope, DeadLetterReason reason, DeadLetters* dead);
+  // Tells the host how the bodies held changed since the last call.
+  void ReportMemoryLocked();
   void ClearReadyLocked();
   // The envelope as a consumer gets it (quorum: with x-delivery-count).
   Envelope Outgoing(Envelope envelope) const;
@@ -213,6 +227,10 @@ class Queue : public std::enable_shared_from_this<Queue> {
   uint64_t ready_count_ = 0;
   uint64_t ready_bytes_ = 0;
   uint64_t expiring_ready_ = 0;  // ready messages with an expiry time
+  uint64_t unacked_count_ = 0;   // delivered or got, not settled
+  uint64_t unacked_bytes_ = 0;
+  int64_t reported_bytes_ = 0;   // ready and unacked bytes as last reported
+  QueueStats counters_;          // the counters only; the rest is computed
   uint64_t next_position_ = 1;
   std::vector<std::shared_ptr<Consumer>> consumers_;  // by priority, then turn
   bool had_consumer_ = false;
