@@ -350,8 +350,10 @@ class Run {
         switch (in_.Below(4)) {
           case 0:
             last_call_ = Cat("channel.close on ", slot);
-            AfterCall(slot, s.channel->Close());
+            // Closing a closed channel succeeds too.
+            Check(s.channel->Close().ok(), "channel.close failed");
             Check(!s.channel->is_open(), "a closed channel is open");
+            SyncClosed();
             return;
           case 1: {
             const int connection = slot / 2;
@@ -451,9 +453,10 @@ class Run {
 
   // --- Keeping the model in step ---------------------------------------------
 
-  // After any call on `slot`: a refused call on an open channel closed it,
-  // and every channel the broker closed (with its connection, say) is closed
-  // in the model too. A call on a closed channel must be refused.
+  // After any call on `slot` but channel.close: a refused call on an open
+  // channel closed it, and every channel the broker closed (with its
+  // connection, say) is closed in the model too. A call on a closed channel
+  // must be refused.
   void AfterCall(int slot, const absl::Status& status) {
     SlotModel& s = slots_[slot];
     if (!s.open) Check(!status.ok(), "a closed channel accepted a call");
