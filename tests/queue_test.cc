@@ -215,7 +215,10 @@ struct ConsumerOptions {
   bool exclusive = false;
 };
 
-std::shared_ptr<Consumer> NewConsumer(std::string tag, std::shared_ptr<FakeSink> sink,
+// The consumer does not own `sink`, which the test keeps for its whole
+// length: the sink keeps each delivery's consumer (to settle it later), so
+// owning it back would make a cycle that leaks both.
+std::shared_ptr<Consumer> NewConsumer(std::string tag, const std::shared_ptr<FakeSink>& sink,
                                       ConsumerOptions options = {}) {
   auto c = std::make_shared<Consumer>();
   c->tag = std::move(tag);
@@ -223,7 +226,7 @@ std::shared_ptr<Consumer> NewConsumer(std::string tag, std::shared_ptr<FakeSink>
   c->exclusive = options.exclusive;
   c->priority = options.priority;
   c->prefetch = options.prefetch;
-  c->sink = std::move(sink);
+  c->sink = std::shared_ptr<DeliverySink>(std::shared_ptr<DeliverySink>(), sink.get());
   return c;
 }
 

@@ -10,6 +10,9 @@ namespace {
 constexpr int kMaxTasksPerBatch = 64;
 }  // namespace
 
+SerialQueue::SerialQueue(Dispatcher* dispatcher)
+    : dispatcher_(dispatcher), batch_limit_(dispatcher->shuffled() ? 1 : kMaxTasksPerBatch) {}
+
 void SerialQueue::Post(Task task) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -29,8 +32,7 @@ void SerialQueue::Close() {
 }
 
 void SerialQueue::RunBatch() {
-  const int limit = dispatcher_->shuffled() ? 1 : kMaxTasksPerBatch;
-  for (int i = 0; i < limit; ++i) {
+  for (int i = 0; i < batch_limit_; ++i) {
     Task task;
     {
       std::lock_guard<std::mutex> lock(mu_);

@@ -23,7 +23,7 @@ class SerialQueue : public std::enable_shared_from_this<SerialQueue> {
  public:
   // `dispatcher` must outlive every task this queue schedules; the broker
   // guarantees it by shutting the dispatcher down last.
-  explicit SerialQueue(Dispatcher* dispatcher) : dispatcher_(dispatcher) {}
+  explicit SerialQueue(Dispatcher* dispatcher);
 
   // Appends `task`; ignored once closed.
   void Post(Task task);
@@ -36,6 +36,10 @@ class SerialQueue : public std::enable_shared_from_this<SerialQueue> {
   void RunBatch();
 
   Dispatcher* const dispatcher_;
+  // Read from the dispatcher once: a RunBatch left on the application's
+  // executor may run after the broker and its dispatcher are gone, and a
+  // closed queue must then touch nothing but itself.
+  const int batch_limit_;
   std::mutex mu_;
   std::deque<Task> pending_;
   bool scheduled_ = false;  // a RunBatch is scheduled or running
