@@ -245,9 +245,13 @@ void ChannelCore::Return(ReturnedMessage returned) {
 }
 
 void ChannelCore::Close(absl::Status reason) {
+  RequeueAll(CloseKeepingUnacked(std::move(reason)));
+}
+
+std::vector<UnackedDelivery> ChannelCore::CloseKeepingUnacked(absl::Status reason) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!open_) return;
+    if (!open_) return {};
     open_ = false;
     close_reason_ = std::move(reason);
   }
@@ -258,7 +262,7 @@ void ChannelCore::Close(absl::Status reason) {
   for (auto& [consumer, queue] : TakeAllConsumers()) {
     if (queue) queue->RemoveConsumer(consumer.get());  // null: direct reply-to
   }
-  RequeueAll(TakeAllUnacked());
+  return TakeAllUnacked();
 }
 
 void RequeueAll(std::vector<UnackedDelivery> deliveries) {

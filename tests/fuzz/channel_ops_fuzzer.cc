@@ -53,7 +53,7 @@ namespace {
 
 constexpr std::string_view kDeadLetterQueue = "dlq";
 constexpr std::string_view kQueueNames[] = {"q0", "q1", "q2"};
-constexpr std::string_view kExchanges[] = {"", "direct", "fanout", "missing"};
+constexpr std::string_view kExchanges[] = {"", "direct", "fanout"};
 constexpr std::string_view kKeys[] = {"q0", "q1", "q2", "k"};
 constexpr int kSlots = 4;  // channels 0 and 1 on connection 0, 2 and 3 on 1
 constexpr int kMaxSteps = 200;
@@ -167,6 +167,7 @@ class Run {
     Require(observer_->ExchangeDeclare("direct", kDirect).ok(), "declaring direct failed");
     Require(observer_->ExchangeDeclare("fanout", kFanout).ok(), "declaring fanout failed");
     for (int slot = 0; slot < kSlots; ++slot) Reopen(slot);
+    for (int& variant : usual_variant_) variant = in_.Flag();
 
     for (int step = 0; step < kMaxSteps && !in_.empty(); ++step) {
       step_ = step;
@@ -193,12 +194,22 @@ class Run {
 
   void Step() {
     const int slot = static_cast<int>(in_.Below(kSlots));
+    // Mostly on an open channel: an error closes one, and calls on a closed
+    // channel only test that they are refused.
+    if (!slots_[slot].open && in_.Byte() < 224) {
+      last_call_ = Cat("reopen ", slot);
+      Reopen(slot);
+    }
     SlotModel& s = slots_[slot];
     const size_t name_index = in_.Below(std::size(kQueueNames));
     const std::string_view name = kQueueNames[name_index];
-    switch (in_.Below(17)) {
-      case 0: {
-        const int variant = static_cast<int>(in_.Below(2));
+    switch (in_.Below(20)) {
+      case 0:
+      case 1:
+      case 2: {
+        // Mostly the run's usual arguments for the name: another variant
+        // is a conflicting redeclare.
+        const int variant = usual_variant_[name_index] ^ (in_.Byte() < 32);
         const bool passive = in_.Byte() < 32;
         last_call_ = Cat("queue.declare ", name, " variant ", variant,
                                   passive ? " passive" : "", " on ", slot);
@@ -221,10 +232,10 @@ class Run {
         Check(result->consumer_count == ConsumerCount(*queue), "declare-ok consumer_count");
         return;
       }
-      case 1:
-      case 2: {
+      case 3:
+      case 4: {
         const bool bind = in_.Byte() < 128;
-        const std::string_view exchange = kExchanges[in_.Below(std::size(kExchanges))];
+        const std::string_view exchange = Exchange();
         const std::string_view key = kKeys[in_.Below(std::size(kKeys))];
         last_call_ = Cat(bind ? "queue.bind " : "queue.unbind ", name, " to '",
                                   exchange, "' key ", key, " on ", slot);
@@ -245,10 +256,11 @@ class Run {
         }
         return;
       }
-      case 3:
-      case 4:
-      case 5: Publish(slot); return;
-      case 6: {
+      case 5:
+      case 6:
+      case 7:
+      case 8: Publish(slot); return;
+      case 9: {
         const bool no_ack = in_.Flag();
         last_call_ = Cat("basic.get ", name, no_ack ? " no_ack" : "", " on ", slot);
         auto result = s.channel->BasicGet(name, {.no_ack = no_ack});
@@ -266,7 +278,7 @@ class Run {
         Check((*result)->message_count == queue->ReadyCount(), "get-ok message_count");
         return;
       }
-      case 7: {
+      case 10: {
         const bool no_ack = in_.Flag();
         const bool exclusive = in_.Byte() < 16;
         std::string tag = in_.Byte() < 32 ? "fixed-tag" : "";
@@ -285,17 +297,17 @@ class Run {
         s.consumers[*result] = {.queue = queue, .no_ack = no_ack};
         return;
       }
-      case 8:
-      case 9:
-      case 10: AckNackOrReject(slot); return;
-      case 11: {
+      case 11:
+      case 12:
+      case 13: AckNackOrReject(slot); return;
+      case 14: {
         last_call_ = Cat("basic.recover on ", slot);
         const absl::Status status = s.channel->BasicRecover({.requeue = true});
         AfterCall(slot, status);
         if (status.ok()) RequeueAll(s);
         return;
       }
-      case 12: {
+      case 15: {
         std::string tag = "unknown";
         std::vector<std::string> active;
         for (const auto& [t, c] : s.consumers) {
@@ -308,7 +320,7 @@ class Run {
         if (status.ok() && s.consumers.count(tag)) s.consumers[tag].active = false;
         return;
       }
-      case 13: {
+      case 16: {
         last_call_ = Cat("queue.purge ", name, " on ", slot);
         auto result = s.channel->QueuePurge(name);
         AfterCall(slot, result.status());
@@ -320,7 +332,7 @@ class Run {
                       [](const auto& c) { return c.second.state == CopyState::kReady; });
         return;
       }
-      case 14: {
+      case 17: {
         const bool if_unused = in_.Byte() < 32;
         const bool if_empty = in_.Byte() < 32;
         last_call_ = Cat("queue.delete ", name, if_unused ? " if_unused" : "",
@@ -339,7 +351,7 @@ class Run {
         Deleted(queue);
         return;
       }
-      case 15: {
+      case 18: {
         const uint16_t prefetch = static_cast<uint16_t>(in_.Below(4));
         const bool global = in_.Flag();
         last_call_ = Cat("basic.qos ", prefetch, global ? " global" : "", " on ", slot);
@@ -380,7 +392,7 @@ class Run {
 
   void Publish(int slot) {
     SlotModel& s = slots_[slot];
-    const std::string_view exchange = kExchanges[in_.Below(std::size(kExchanges))];
+    const std::string_view exchange = Exchange();
     const std::string_view key = kKeys[in_.Below(std::size(kKeys))];
     const uint64_t id = next_id_++;
     last_call_ = Cat("basic.publish ", id, " to '", exchange, "' key ", key, " on ", slot);
@@ -402,6 +414,11 @@ class Run {
     }
   }
 
+  // One of kExchanges, or rarely one that does not exist.
+  std::string_view Exchange() {
+    return in_.Byte() < 16 ? "missing" : kExchanges[in_.Below(std::size(kExchanges))];
+  }
+
   // ack, nack or reject, of a tag the channel holds or (rarely) one it does
   // not, which must close the channel.
   void AckNackOrReject(int slot) {
@@ -414,6 +431,8 @@ class Run {
       auto it = s.unacked.begin();
       std::advance(it, in_.Below(s.unacked.size()));
       tag = it->first;
+    } else if (in_.Byte() >= 16) {
+      return;  // nothing to settle; an unknown tag only now and then
     }
     if (multiple && in_.Byte() < 32) tag = 0;  // everything
     static constexpr std::string_view kNames[] = {"basic.ack", "basic.nack", "basic.reject"};
@@ -672,6 +691,7 @@ class Run {
   // (exchange, queue, key) of the bindings to "direct" and "fanout".
   std::set<std::tuple<std::string, std::string, std::string>> bindings_;
   std::vector<DeliveryEvent> events_;
+  int usual_variant_[std::size(kQueueNames)] = {};
   uint64_t next_id_ = 1;
   int step_ = 0;
   std::string last_call_ = "setup";
