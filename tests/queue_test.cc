@@ -333,6 +333,19 @@ TEST(Queue, SettleDeadLetterHandsMessagesToHostAsRejected) {
   EXPECT_EQ(q->GetCounts().messages, 0u);
 }
 
+// Found by tests/fuzz/channel_ops_fuzzer.cc: a message nacked after its
+// queue was deleted reappeared in the dead-letter queue.
+TEST(Queue, SettleDeadLetterAfterDeleteDeadLettersNothing) {
+  FakeHost host;
+  std::shared_ptr<Queue> q = NewQueue(host);
+  Publish(*q, "a");
+  std::optional<Queue::Got> a = q->Get();
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(q->Delete(/*if_unused=*/false, /*if_empty=*/false).ok());
+  q->Settle({Unsettled{a->envelope, nullptr}}, Settlement::kDeadLetter);
+  EXPECT_TRUE(host.letters().empty());
+}
+
 TEST(Queue, PurgeDropsReadyMessagesWithoutDeadLettering) {
   FakeHost host;
   std::shared_ptr<Queue> q = NewQueue(host, {.arguments = {{"x-dead-letter-exchange", "dlx"}}});

@@ -367,6 +367,9 @@ void Queue::Settle(std::vector<Unsettled> deliveries, Settlement how) {
         case Settlement::kDrop:
           break;
         case Settlement::kDeadLetter:
+          // A deleted queue's messages went with it, as in RabbitMQ, where
+          // a reject sent to a deleted queue goes nowhere.
+          if (deleted()) break;
           dead.push_back({std::move(u.envelope), DeadLetterReason::kRejected});
           break;
         case Settlement::kRequeue:

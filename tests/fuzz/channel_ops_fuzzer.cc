@@ -659,9 +659,15 @@ class Run {
   void Finish() {
     last_call_ = "closing both connections";
     step_ = kMaxSteps;
-    for (auto& connection : connections_) connection->Close().IgnoreError();
-    SyncClosed();
-    AfterStep();
+    // One at a time, with the callbacks run in between: what the first
+    // close requeues may go to a no_ack consumer of the second, and a no_ack
+    // delivery whose callback has not run when its channel closes is lost,
+    // by design (as in RabbitMQ).
+    for (auto& connection : connections_) {
+      connection->Close().IgnoreError();
+      SyncClosed();
+      AfterStep();
+    }
     for (const auto& [name, queue] : queues_) {
       for (;;) {
         auto got = observer_->BasicGet(name, {.no_ack = true});
