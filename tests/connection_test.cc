@@ -205,6 +205,30 @@ TEST_F(ConnectionTest, CloseHandsUnackedDeliveriesToAnotherConnectionsConsumer) 
   EXPECT_TRUE(second[0].redelivered);
 }
 
+// Found by tests/fuzz/channel_ops_fuzzer.cc: closing the channels one by one
+// requeued the first channel's delivery to the second channel's no_ack
+// consumer, which settled it and then dropped its callback.
+TEST_F(ConnectionTest, CloseLosesNoUnackedDeliveryToANoAckConsumerOfItsOwnChannels) {
+  ASSERT_TRUE(other_channel_->QueueDeclare("q").ok());
+  Publish(*other_channel_, "q", "m");
+  ASSERT_TRUE(Get(*owner_channel_, "q").has_value());  // unacked on `owner_`
+  auto second = owner_->OpenChannel().value();
+  std::vector<Delivery> consumed;
+  ASSERT_TRUE(second
+                  ->BasicConsume("q", [&](const Delivery& d) { consumed.push_back(d); },
+                                 {.no_ack = true})
+                  .ok());
+
+  ASSERT_TRUE(owner_->Close().ok());
+  broker_->ProcessEvents();
+
+  EXPECT_THAT(consumed, IsEmpty());
+  std::optional<GetResult> requeued = Get(*other_channel_, "q");
+  ASSERT_TRUE(requeued.has_value());
+  EXPECT_EQ(requeued->delivery.message.body(), "m");
+  EXPECT_TRUE(requeued->delivery.redelivered);
+}
+
 TEST_F(ConnectionTest, CloseDropsCallbacksNotYetRun) {
   ASSERT_TRUE(other_channel_->QueueDeclare("q").ok());
   std::vector<Delivery> consumed;

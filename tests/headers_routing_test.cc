@@ -311,6 +311,18 @@ TEST(HeaderValues, ArrayElementsMustHaveTheSameTypes) {
   EXPECT_TRUE(HeaderValuesEqual(FieldArray{}, FieldArray{}));
 }
 
+// Found by tests/fuzz/headers_match_fuzzer.cc: RabbitMQ decodes both to the
+// Erlang list [], and `==` forgets the type at the top level.
+TEST(HeaderValues, EmptyArrayEqualsEmptyTableAtTheTopLevelOnly) {
+  EXPECT_TRUE(HeaderValuesEqual(FieldArray{}, FieldTable{}));
+  EXPECT_TRUE(HeaderValuesEqual(FieldTable{}, FieldArray{}));
+  EXPECT_TRUE(Matches(FieldTable{{"b", FieldArray{}}}, FieldTable{{"b", FieldTable{}}}));
+  EXPECT_FALSE(HeaderValuesEqual(FieldArray{int32_t{1}}, FieldTable{{"a", int32_t{1}}}));
+  EXPECT_FALSE(HeaderValuesEqual(FieldArray{FieldValue(FieldArray{})},
+                                 FieldArray{FieldValue(FieldTable{})}));
+  EXPECT_FALSE(HeaderValuesEqual(FieldArray{}, ""));
+}
+
 TEST(HeaderValues, NestedArraysKeepTypesAtEveryDepth) {
   EXPECT_TRUE(HeaderValuesEqual(FieldArray{FieldArray{int8_t{1}}},
                                 FieldArray{FieldArray{int8_t{1}}}));

@@ -1,6 +1,8 @@
 # The install_consumer test, run with `cmake -P`: installs the warren build in
 # WARREN_BINARY_DIR into WORK_DIR/prefix, then configures, builds and runs
-# CONSUMER_SOURCE_DIR against that prefix only. Any failing step fails the test.
+# CONSUMER_SOURCE_DIR against that prefix only, with the compiler and flags
+# warren was built with (a sanitizer build's library needs the sanitizer's
+# runtime in the program). Any failing step fails the test.
 file(REMOVE_RECURSE "${WORK_DIR}")
 
 function(run_step)
@@ -14,6 +16,7 @@ run_step("${CMAKE_COMMAND}" -S "${CONSUMER_SOURCE_DIR}" -B "${WORK_DIR}/build"
          -G "${GENERATOR}"
          "-DCMAKE_BUILD_TYPE=${CONFIG}"
          "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}"
+         "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}"
          "-DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix")
 # A warren installed elsewhere (say /usr/local) must not stand in for this one.
 file(STRINGS "${WORK_DIR}/build/CMakeCache.txt" found_config REGEX "^warren_DIR:")

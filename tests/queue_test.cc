@@ -218,7 +218,10 @@ struct ConsumerOptions {
   bool exclusive = false;
 };
 
-std::shared_ptr<Consumer> NewConsumer(std::string tag, std::shared_ptr<FakeSink> sink,
+// The consumer does not own `sink`, which the test keeps for its whole
+// length: the sink keeps each delivery's consumer (to settle it later), so
+// owning it back would make a cycle that leaks both.
+std::shared_ptr<Consumer> NewConsumer(std::string tag, const std::shared_ptr<FakeSink>& sink,
                                       ConsumerOptions options = {}) {
   auto c = std::make_shared<Consumer>();
   c->tag = std::move(tag);
@@ -226,7 +229,7 @@ std::shared_ptr<Consumer> NewConsumer(std::string tag, std::shared_ptr<FakeSink>
   c->exclusive = options.exclusive;
   c->priority = options.priority;
   c->prefetch = options.prefetch;
-  c->sink = std::move(sink);
+  c->sink = std::shared_ptr<DeliverySink>(std::shared_ptr<DeliverySink>(), sink.get());
   return c;
 }
 
@@ -404,6 +407,19 @@ TEST(Queue, SettleDeadLetterHandsMessagesToHostAsRejected) {
   EXPECT_EQ(letters[0].reason, DeadLetterReason::kRejected);
   EXPECT_EQ(letters[1].body, "b");
   EXPECT_EQ(q->GetCounts().messages, 0u);
+}
+
+// Found by tests/fuzz/channel_ops_fuzzer.cc: a message nacked after its
+// queue was deleted reappeared in the dead-letter queue.
+TEST(Queue, SettleDeadLetterAfterDeleteDeadLettersNothing) {
+  FakeHost host;
+  std::shared_ptr<Queue> q = NewQueue(host);
+  Publish(*q, "a");
+  std::optional<Queue::Got> a = q->Get(/*no_ack=*/false);
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(q->Delete(/*if_unused=*/false, /*if_empty=*/false).ok());
+  q->Settle({Unsettled{a->envelope, nullptr}}, Settlement::kDeadLetter);
+  EXPECT_TRUE(host.letters().empty());
 }
 
 TEST(Queue, PurgeDropsReadyMessagesWithoutDeadLettering) {

@@ -308,23 +308,31 @@ void ChannelCore::Return(ReturnedMessage returned) {
 }
 
 void ChannelCore::Close(absl::Status reason) {
+  RequeueAll(CloseKeepingUnacked(std::move(reason)));
+}
+
+std::vector<UnackedDelivery> ChannelCore::CloseKeepingUnacked(absl::Status reason) {
+  const bool clean = reason.ok();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!is_open()) return;
+    if (!is_open()) return {};
     close_reason_ = std::move(reason);
     open_.store(false, std::memory_order_release);
   }
   confirms_changed_.notify_all();
-  // Confirms and returns decided before the close still reach their
-  // handlers, as RabbitMQ sends them before channel.close-ok; deliveries
-  // not yet run are dropped (the unacked ones are requeued below).
-  mailbox_->Close([](const Mail& mail) { return mail.consumer == nullptr; });
+  // Deliveries not yet run are dropped (the unacked ones are requeued).
+  // After the application's own close, confirms and returns decided before
+  // it still reach their handlers, as RabbitMQ sends them before
+  // channel.close-ok; a forced close (an error, the broker going away)
+  // drops them too.
+  bool (*const is_task)(const Mail&) = [](const Mail& mail) { return mail.consumer == nullptr; };
+  mailbox_->Close(clean ? is_task : nullptr);
   // Consumers go first, so that no delivery lands after the unacked ones
   // are taken back.
   for (auto& [consumer, queue] : TakeAllConsumers()) {
     if (queue) queue->RemoveConsumer(consumer.get());  // null: direct reply-to
   }
-  RequeueAll(TakeAllUnacked());
+  return TakeAllUnacked();
 }
 
 void RequeueAll(std::vector<UnackedDelivery> deliveries) {

@@ -100,6 +100,12 @@ class ChannelCore : public queue::DeliverySink,
   // the consumers, drops callbacks not yet run, and requeues the unacked
   // deliveries. `reason` is OK for a clean close. A no-op once closed.
   void Close(absl::Status reason);
+  // Close() without the requeue: returns the unacked deliveries for the
+  // caller to requeue once every channel it closes together is closed, so
+  // that none of them is handed a message it would then drop (a connection
+  // closing its channels one by one would otherwise requeue one channel's
+  // unacked messages to a no_ack consumer of the next, and lose them).
+  std::vector<UnackedDelivery> CloseKeepingUnacked(absl::Status reason);
   bool is_open() const { return open_.load(std::memory_order_acquire); }
   absl::Status close_reason() const;
 

@@ -2,6 +2,7 @@
 #include "channel/connection_impl.h"
 
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "string_view.h"
@@ -36,12 +37,15 @@ void ConnectionCore::CloseWith(absl::Status reason) {
     close_reason_ = reason;
     channels.swap(channels_);
   }
+  // Every channel stops consuming before any unacked message goes back.
+  std::vector<std::vector<UnackedDelivery>> unacked;
   for (const auto& weak : channels) {
     if (std::shared_ptr<ChannelCore> c = weak.lock()) {
-      c->Close(reason.ok() ? AmqpError(ReplyCode::kConnectionForced, "connection closed")
-                           : reason);
+      unacked.push_back(c->CloseKeepingUnacked(
+          reason.ok() ? AmqpError(ReplyCode::kConnectionForced, "connection closed") : reason));
     }
   }
+  for (std::vector<UnackedDelivery>& deliveries : unacked) RequeueAll(std::move(deliveries));
   vhost_->ConnectionClosed(id_);
   broker_->Forget(this);
 }

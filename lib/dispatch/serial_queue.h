@@ -40,7 +40,7 @@ class SerialQueue : public std::enable_shared_from_this<SerialQueue<Item>> {
   // guarantees it by shutting the dispatcher down last. `run` is called for
   // each item, one at a time.
   SerialQueue(Dispatcher* dispatcher, RunFunction run)
-      : dispatcher_(dispatcher), run_(std::move(run)) {}
+      : dispatcher_(dispatcher), run_(std::move(run)), one_per_turn_(dispatcher->shuffled()) {}
 
   // Appends `item`; dropped once closed.
   void Post(Item item) {
@@ -77,9 +77,10 @@ class SerialQueue : public std::enable_shared_from_this<SerialQueue<Item>> {
   }
 
   // Only one turn runs at a time (scheduled_), so batch_ and next_ need no
-  // lock.
+  // lock. A closed queue runs what it kept in one turn and schedules no
+  // other, so that it never reaches a dispatcher that may be gone.
   void RunTurn() {
-    const size_t limit = dispatcher_->shuffled() ? 1 : kMaxItemsPerTurn;
+    const size_t limit = one_per_turn_ ? 1 : kMaxItemsPerTurn;
     for (size_t ran = 0; ran < limit;) {
       if (next_ == batch_.size()) {
         batch_.clear();
@@ -92,7 +93,11 @@ class SerialQueue : public std::enable_shared_from_this<SerialQueue<Item>> {
         batch_.swap(incoming_);
       }
       Item item = std::move(batch_[next_++]);
-      if (closed_.load(std::memory_order_acquire) && (keep_ == nullptr || !keep_(item))) {
+      if (closed_.load(std::memory_order_acquire)) {
+        if (keep_ != nullptr && keep_(item)) {
+          run_(item);
+          Dispatcher::NoteCallbackRan();
+        }
         continue;
       }
       run_(item);
@@ -100,13 +105,17 @@ class SerialQueue : public std::enable_shared_from_this<SerialQueue<Item>> {
       ++ran;
       // Keep the thread while nothing else waits for it: a new turn costs
       // a trip through the dispatcher.
-      if (ran == limit && !dispatcher_->shuffled() && !dispatcher_->others_waiting()) ran = 0;
+      if (ran == limit && !one_per_turn_ && !dispatcher_->others_waiting()) ran = 0;
     }
     ScheduleTurn();
   }
 
   Dispatcher* const dispatcher_;
   RunFunction run_;
+  // Read from the dispatcher once: a turn left on the application's
+  // executor may run after the broker and its dispatcher are gone, and a
+  // closed queue must then touch nothing but itself.
+  const bool one_per_turn_;
   std::mutex mu_;
   std::vector<Item> incoming_;  // guarded by mu_
   bool scheduled_ = false;      // guarded by mu_: a turn is scheduled or running

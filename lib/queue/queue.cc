@@ -445,6 +445,12 @@ void Queue::Settle(std::vector<Unsettled> deliveries, Settlement how) {
           ++counters_.acked;
           break;
         case Settlement::kDeadLetter:
+          // A deleted queue's messages went with it, as in RabbitMQ, where
+          // a reject sent to a deleted queue goes nowhere.
+          if (deleted()) {
+            ++counters_.dropped;
+            break;
+          }
           LeaveLocked(std::move(u.envelope), DeadLetterReason::kRejected, &dead);
           break;
         case Settlement::kRequeue:

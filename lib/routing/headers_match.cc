@@ -83,6 +83,12 @@ std::optional<std::string_view> AsErlangBinary(const FieldValue& value) {
   return std::nullopt;
 }
 
+bool IsEmptyErlangList(const FieldValue& value) {
+  const auto* array = value.Get<FieldArray>();
+  const auto* table = value.Get<FieldTable>();
+  return (array != nullptr && array->empty()) || (table != nullptr && table->empty());
+}
+
 bool ErlangEquals(const FieldValue& a, const FieldValue& b);
 
 // Inside arrays and tables RabbitMQ keeps each value as {Type, Value}.
@@ -112,6 +118,9 @@ bool ErlangEquals(const FieldValue& a, const FieldValue& b) {
     std::optional<std::string_view> y = AsErlangBinary(b);
     return y.has_value() && *x == *y;
   }
+  // An array is a list of {Type, Value}, a table a list of {Key, Type,
+  // Value}: they differ, except when both are empty, the same list [].
+  if (IsEmptyErlangList(a) && IsEmptyErlangList(b)) return true;
   if (a.variant().index() != b.variant().index()) return false;
   if (const auto* array = a.Get<FieldArray>()) {
     return ArraysEqual(*array, *b.Get<FieldArray>());

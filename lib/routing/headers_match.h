@@ -48,7 +48,10 @@ namespace warren::routing {
 //   - inside arrays and tables every element keeps its type tag, so there the
 //     types must be the same too (an array [int32 1] differs from [int64 1]),
 //     and a nested table compares entry by entry in order (RabbitMQ sorts only
-//     the top level by key).
+//     the top level by key);
+//   - an array and a table are both Erlang lists, so an empty array equals an
+//     empty table (both are []) where the type is forgotten, at the top level;
+//     non-empty ones never do (their elements have different shapes).
 // NaN equals nothing (RabbitMQ cannot even decode a NaN from the wire).
 bool HeaderValuesEqual(const FieldValue& binding_value,
                        const FieldValue& header_value);
