@@ -4,6 +4,7 @@
 
 #include "warren/broker.h"
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -533,6 +534,72 @@ TEST(Broker, ExecutorTasksLeftAfterTheBrokerIsGoneRunNoCallback) {
   executor.RunAll();
 
   EXPECT_EQ(delivered, 0);
+}
+
+TEST(Broker, DestroyedWhileTrafficFlowsEveryCallReturnsAndNoCallbackRunsAfter) {
+  std::unique_ptr<Broker> broker = Broker::Create().value();
+  std::unique_ptr<Connection> connection = broker->Connect().value();
+  std::unique_ptr<Channel> setup = connection->OpenChannel().value();
+  ASSERT_TRUE(setup->ExchangeDeclare("events", kFanout).ok());
+  for (const char* q : {"acked", "auto"}) {
+    ASSERT_TRUE(setup->QueueDeclare(q).ok());
+    ASSERT_TRUE(setup->QueueBind(q, "events", "").ok());
+  }
+  std::atomic<bool> broker_gone{false};
+  std::atomic<int> callbacks_after{0};
+  std::atomic<int> delivered{0};
+  std::unique_ptr<Channel> acking = connection->OpenChannel().value();
+  std::unique_ptr<Channel> automatic = connection->OpenChannel().value();
+  auto count = [&] {
+    if (broker_gone.load()) callbacks_after.fetch_add(1);
+    delivered.fetch_add(1);
+  };
+  ASSERT_TRUE(acking
+                  ->BasicConsume("acked",
+                                 [&](const Delivery& d) {
+                                   count();
+                                   acking->BasicAck(d.delivery_tag).IgnoreError();
+                                 })
+                  .ok());
+  ASSERT_TRUE(automatic->BasicConsume("auto", [&](const Delivery&) { count(); },
+                                      {.no_ack = true})
+                  .ok());
+
+  // Publishers (with confirms) and a thread changing topology, each until
+  // its channel refuses: every call must come back.
+  std::vector<std::thread> threads;
+  std::atomic<int> stopped{0};
+  for (int p = 0; p < 2; ++p) {
+    threads.emplace_back([&] {
+      absl::StatusOr<std::unique_ptr<Channel>> channel = connection->OpenChannel();
+      if (channel.ok() && (*channel)->ConfirmSelect().ok()) {
+        while ((*channel)->BasicPublish("events", "", Message(std::string(256, 'm'))).ok()) {
+          (*channel)->WaitForConfirms(absl::Milliseconds(1)).IgnoreError();
+        }
+        EXPECT_FALSE((*channel)->WaitForConfirms(absl::Seconds(30)).ok());
+      }
+      stopped.fetch_add(1);
+    });
+  }
+  threads.emplace_back([&] {
+    absl::StatusOr<std::unique_ptr<Channel>> channel = connection->OpenChannel();
+    for (int i = 0; channel.ok() && (*channel)->QueueDeclare("temp" + std::to_string(i % 8)).ok();
+         ++i) {
+      (*channel)->QueueBind("temp" + std::to_string(i % 8), "events", "").IgnoreError();
+      (*channel)->QueueDelete("temp" + std::to_string((i + 4) % 8)).IgnoreError();
+    }
+    stopped.fetch_add(1);
+  });
+  while (delivered.load() < 2000) std::this_thread::yield();
+
+  broker.reset();
+  broker_gone = true;
+  for (std::thread& t : threads) t.join();
+
+  EXPECT_EQ(stopped.load(), 3);
+  EXPECT_EQ(callbacks_after.load(), 0);
+  EXPECT_FALSE(acking->is_open());
+  EXPECT_FALSE(automatic->is_open());
 }
 
 }  // namespace
