@@ -26,19 +26,20 @@ class StatsTest : public testing::Test {
         connection_(broker_->Connect().value()),
         channel_(connection_->OpenChannel().value()) {}
 
-  const QueueStats& Queue(const BrokerStats& stats, const std::string& name) {
+  // Copies, so that a call on a temporary BrokerStats stays valid.
+  QueueStats Queue(const BrokerStats& stats, const std::string& name) {
     for (const QueueStats& q : stats.queues) {
       if (q.name == name) return q;
     }
     ADD_FAILURE() << "no queue " << name;
-    return stats.queues.front();
+    return {};
   }
-  const ExchangeStats& Exchange(const BrokerStats& stats, const std::string& name) {
+  ExchangeStats Exchange(const BrokerStats& stats, const std::string& name) {
     for (const ExchangeStats& x : stats.exchanges) {
       if (x.name == name) return x;
     }
     ADD_FAILURE() << "no exchange '" << name << "'";
-    return stats.exchanges.front();
+    return {};
   }
 
   std::unique_ptr<Broker> broker_;
@@ -57,7 +58,7 @@ TEST_F(StatsTest, ExchangesCountRoutedUnroutableAndReturnedPublishes) {
   ASSERT_TRUE(channel_->BasicPublish("", "q", Message("direct")).ok());
 
   const BrokerStats stats = broker_->Stats();
-  const ExchangeStats& x = Exchange(stats, "x");
+  const ExchangeStats x = Exchange(stats, "x");
   EXPECT_EQ(x.vhost, "/");
   EXPECT_EQ(x.published, 5u);
   EXPECT_EQ(x.routed, 3u);
@@ -80,7 +81,7 @@ TEST_F(StatsTest, QueuesCountDeliveriesAcksAndRequeuesAndShowDepthAndUnacked) {
   ASSERT_TRUE(channel_->BasicNack(tags[1], {.requeue = true}).ok());  // redelivered at once
   broker_->ProcessEvents();
 
-  const QueueStats& q = Queue(broker_->Stats(), "q");
+  const QueueStats q = Queue(broker_->Stats(), "q");
   EXPECT_EQ(q.published, 4u);
   EXPECT_EQ(q.delivered, 5u);
   EXPECT_EQ(q.acked, 1u);
