@@ -282,6 +282,33 @@ TEST_F(ChannelTest, QueueBindRoutesAndUnbindStopsRouting) {
   EXPECT_EQ(TakeBody("q"), "");
 }
 
+TEST_F(ChannelTest, QueueBindTwiceIsOneBindingThatOneUnbindRemoves) {
+  ASSERT_TRUE(channel_->ExchangeDeclare("x", kDirect).ok());
+  DeclareQueue("q");
+  EXPECT_TRUE(channel_->QueueBind("q", "x", "k").ok());
+  EXPECT_TRUE(channel_->QueueBind("q", "x", "k").ok());
+  EXPECT_TRUE(channel_->QueueUnbind("q", "x", "k").ok());
+  Publish("x", "k", "unbound");
+  EXPECT_EQ(TakeBody("q"), "");
+}
+
+TEST_F(ChannelTest, BindingsDifferingOnlyInArgumentsAreUnboundOneAtATime) {
+  ASSERT_TRUE(channel_->ExchangeDeclare("x", kDirect).ok());
+  DeclareQueue("q");
+  const FieldTable tagged{{"tag", 1}};
+  EXPECT_TRUE(channel_->QueueBind("q", "x", "k").ok());
+  EXPECT_TRUE(channel_->QueueBind("q", "x", "k", tagged).ok());
+  EXPECT_TRUE(channel_->QueueUnbind("q", "x", "k").ok());
+  Publish("x", "k", "still bound");
+  EXPECT_TRUE(channel_->QueueUnbind("q", "x", "k", tagged).ok());
+  Publish("x", "k", "unbound");
+  EXPECT_TRUE(channel_->QueueBind("q", "x", "k").ok());
+  Publish("x", "k", "bound again");
+  EXPECT_EQ(TakeBody("q"), "still bound");
+  EXPECT_EQ(TakeBody("q"), "bound again");
+  EXPECT_EQ(TakeBody("q"), "");
+}
+
 TEST_F(ChannelTest, QueueBindToMissingExchangeIs404) {
   DeclareQueue("q");
   EXPECT_EQ(ReplyCodeOf(channel_->QueueBind("q", "missing", "k")), ReplyCode::kNotFound);

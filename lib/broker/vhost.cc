@@ -179,11 +179,14 @@ absl::Status VirtualHost::BindLocked(ExchangeState* source, routing::Destination
   if (source->type == "headers") {
     if (absl::Status s = routing::ValidateHeadersBinding(arguments); !s.ok()) return s;
   }
-  for (const routing::Binding& b : source->bindings) {
-    if (b.destination == destination && b.key == routing_key && b.arguments == arguments) {
-      return absl::OkStatus();
+  if (source->binding_index.MayContain(destination, routing_key, arguments)) {
+    for (const routing::Binding& b : source->bindings) {
+      if (b.destination == destination && b.key == routing_key && b.arguments == arguments) {
+        return absl::OkStatus();
+      }
     }
   }
+  source->binding_index.Add(destination, routing_key, arguments);
   source->bindings.push_back({destination, std::string(routing_key), arguments});
   source->route.reset();
   ChangedLocked();
@@ -192,12 +195,14 @@ absl::Status VirtualHost::BindLocked(ExchangeState* source, routing::Destination
 
 void VirtualHost::UnbindLocked(ExchangeState* source, routing::DestinationId destination,
                                std::string_view routing_key, const FieldTable& arguments) {
+  if (!source->binding_index.MayContain(destination, routing_key, arguments)) return;
   auto& bindings = source->bindings;
   auto it = std::find_if(bindings.begin(), bindings.end(), [&](const routing::Binding& b) {
     return b.destination == destination && b.key == routing_key && b.arguments == arguments;
   });
   if (it == bindings.end()) return;
   bindings.erase(it);
+  source->binding_index.Remove(destination, routing_key, arguments);
   source->route.reset();
   ChangedLocked();
   AutoDeleteIfUnboundLocked(source);
@@ -214,6 +219,7 @@ void VirtualHost::RemoveBindingsToLocked(routing::DestinationId destination) {
     std::erase_if(x.bindings,
                   [&](const routing::Binding& b) { return b.destination == destination; });
     if (x.bindings.size() == before) continue;
+    x.binding_index.RemoveDestination(destination);
     x.route.reset();
     ChangedLocked();
     if (x.bindings.empty() && x.auto_delete) emptied.push_back(name);

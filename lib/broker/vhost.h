@@ -23,6 +23,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "broker/binding_index.h"
 #include "broker/memory_gauge.h"
 #include "broker/routing_snapshot.h"
 #include "dispatch/timer_service.h"
@@ -127,6 +128,7 @@ class VirtualHost : public queue::QueueHost,
     bool internal;
     FieldTable arguments;
     std::vector<routing::Binding> bindings;  // as source
+    BindingIndex binding_index;  // of `bindings`
     std::shared_ptr<const ExchangeRoute> route;  // null after a change
     std::shared_ptr<ExchangeCounters> counters = std::make_shared<ExchangeCounters>();
   };
