@@ -1,10 +1,10 @@
 // Routing cost per publish against 10, 1,000 and 100,000 bindings for topic
 // and headers exchanges, three ways: the route alone (RoutingSnapshot::Route
-// on a hand-built snapshot, up to 100,000 bindings); a whole BasicPublish
-// through the API onto a queue that refuses it (up to 10,000 bindings,
-// since binding through the API is quadratic); and the cost of QueueBind
-// itself as bindings grow. Each cost is reported against the raw queue's
-// single-threaded enqueue+dequeue (vs_raw, a rate ratio).
+// on a hand-built snapshot); a whole BasicPublish through the API onto a
+// queue that refuses it (for topic, the channel keeps the route it found
+// while the bindings stay the same, so this shows the kept route); and the
+// cost of QueueBind itself as bindings grow. Each cost is reported against
+// the raw queue's single-threaded enqueue+dequeue (vs_raw, a rate ratio).
 //
 // Owns only the list of cases; the fixtures live in support/warren_routing.
 #include <string>
@@ -53,13 +53,13 @@ void RegisterAll() {
                  return SnapshotRouteOp(type, bindings, error);
                });
     }
-    for (int bindings : {10, 1000, 10000}) {
+    for (int bindings : {10, 1000, 100000}) {
       Register(absl::StrCat("publish/", type_name, "/bindings:", bindings),
                [type, bindings](std::string* error) {
                  return PublishRoutedOp(type, bindings, error);
                });
     }
-    for (int bindings : {1000, 10000}) {
+    for (int bindings : {1000, 100000}) {
       benchmark::RegisterBenchmark(
           absl::StrCat("bind/", type_name, "/bindings:", bindings).c_str(),
           [type, bindings](benchmark::State& state) {

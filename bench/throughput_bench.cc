@@ -83,6 +83,13 @@ void RegisterVariants() {
            Warren({.shape = shape, .fresh_message = true}), Raw(shape), 64);
   Register("variant/warren/direct/spinning_consumer/64B/1x1",
            Warren({.shape = shape, .spinning_consumer = true}), Raw(shape), 64);
+  // BasicPublishBatch, 256 messages a call, to the default thread pool and
+  // to a consumer thread draining with ProcessEvents().
+  Register("variant/warren/direct/batch256/64B/1x1",
+           Warren({.shape = shape, .publish_batch = 256}), Raw(shape), 64);
+  Register("variant/warren/direct/batch256_spinning_consumer/64B/1x1",
+           Warren({.shape = shape, .spinning_consumer = true, .publish_batch = 256}), Raw(shape),
+           64);
   Register("variant/raw_bulk32_tokens/64B/1x1",
            [shape](std::string* error) { return MakeRawBulkQueueSubject(shape, error); },
            Raw(shape), 64);

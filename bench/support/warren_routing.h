@@ -4,9 +4,8 @@
 // region and svc); the published message matches binding 3 alone.
 //
 // Owns these fixtures. Uses lib/ internals for one thing only: a
-// RoutingSnapshot built by hand, since binding 100,000 keys through the
-// public API takes quadratic time (QueueBind scans the exchange's bindings
-// for a duplicate), which SecondsPerBind measures.
+// RoutingSnapshot built by hand, to time the route alone, which a publish
+// through the API hides behind the route its channel keeps.
 #ifndef WARREN_BENCH_SUPPORT_WARREN_ROUTING_H_
 #define WARREN_BENCH_SUPPORT_WARREN_ROUTING_H_
 

@@ -1,10 +1,12 @@
 // warren subjects: topology set-up, publishing loops and counting callbacks.
 #include "support/warren_subjects.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
+#include <span>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -179,7 +181,15 @@ class WarrenSubject final : public ProducerConsumerSubject {
   void Produce(int producer, int64_t count) override {
     warren::Channel& channel = *producers_[producer];
     const std::string& key = topology_.route().routing_key;
-    if (config_.fresh_message) {
+    if (config_.publish_batch > 1) {
+      const std::vector<warren::Message> batch(config_.publish_batch, message_);
+      for (int64_t sent = 0; sent < count;) {
+        const size_t n = static_cast<size_t>(std::min<int64_t>(batch.size(), count - sent));
+        Require(channel.BasicPublishBatch(kExchange, key, std::span(batch).first(n)),
+                "BasicPublishBatch");
+        sent += static_cast<int64_t>(n);
+      }
+    } else if (config_.fresh_message) {
       const warren::BasicProperties& properties = message_.properties();
       for (int64_t i = 0; i < count; ++i) {
         Require(channel.BasicPublish(kExchange, key, warren::Message(body_, properties)),

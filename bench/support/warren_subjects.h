@@ -34,6 +34,9 @@ struct WarrenConfig {
   // builds each message does; otherwise one Message is published again and
   // again, its body shared.
   bool fresh_message = false;
+  // Publishes through BasicPublishBatch, this many messages a call (the
+  // same Message, its body shared); 1 publishes one BasicPublish a message.
+  int publish_batch = 1;
 };
 
 std::unique_ptr<Subject> MakeWarrenSubject(const WarrenConfig& config, std::string* error);
