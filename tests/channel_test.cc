@@ -452,6 +452,25 @@ TEST_F(ChannelTest, GlobalQosIsSharedByTheChannelsConsumers) {
   EXPECT_THAT(second.Bodies(), ElementsAre("b1"));
 }
 
+TEST_F(ChannelTest, LiftingGlobalQosLetsTheWaitingConsumersGoOnWithoutAnAck) {
+  DeclareQueue("q1");
+  DeclareQueue("q2");
+  Publish("", "q1", "a1");
+  Publish("", "q2", "b1");
+  ASSERT_TRUE(channel_->BasicQos(1, {.global = true}).ok());
+  Inbox first, second;
+  ASSERT_TRUE(channel_->BasicConsume("q1", first.Callback()).ok());
+  ASSERT_TRUE(channel_->BasicConsume("q2", second.Callback()).ok());
+  broker_->ProcessEvents();
+  ASSERT_THAT(second.Bodies(), IsEmpty());
+  ASSERT_TRUE(channel_->BasicQos(0, {.global = true}).ok());
+  broker_->ProcessEvents();
+  EXPECT_THAT(second.Bodies(), ElementsAre("b1"));
+  // Acks after the limit is gone settle as usual.
+  ASSERT_TRUE(channel_->BasicAck(first.deliveries[0].delivery_tag).ok());
+  ASSERT_TRUE(channel_->BasicAck(second.deliveries[0].delivery_tag).ok());
+}
+
 TEST_F(ChannelTest, QosWithPrefetchSizeIs540AndClosesTheConnection) {
   EXPECT_EQ(ReplyCodeOf(channel_->BasicQos(1, {.prefetch_size = 4096})),
             ReplyCode::kNotImplemented);

@@ -32,6 +32,11 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
+// Queue::Settle takes a span of what the channel took; tests list them.
+void Settle(Queue& q, std::vector<Unsettled> deliveries, Settlement how) {
+  q.Settle(absl::MakeSpan(deliveries), how);
+}
+
 class FakeHost : public QueueHost {
  public:
   struct Letter {
@@ -291,8 +296,8 @@ TEST(Queue, RequeueRestoresOriginalPositionAndMarksRedelivered) {
   std::optional<Queue::Got> b = q->Get(/*no_ack=*/false);
   ASSERT_TRUE(a && b);
   // Requeued out of order, they still go back ahead of "c", in their order.
-  q->Settle({Unsettled{b->envelope, nullptr}}, Settlement::kRequeue);
-  q->Settle({Unsettled{a->envelope, nullptr}}, Settlement::kRequeue);
+  Settle(*q, {Unsettled{b->envelope, nullptr}}, Settlement::kRequeue);
+  Settle(*q, {Unsettled{a->envelope, nullptr}}, Settlement::kRequeue);
 
   std::vector<std::pair<std::string, bool>> got;
   while (std::optional<Queue::Got> g = q->Get(/*no_ack=*/false)) {
@@ -312,7 +317,7 @@ TEST(Queue, AckedDeliveriesDoNotComeBack) {
   std::optional<Queue::Got> a = q->Get(/*no_ack=*/false);
   std::optional<Queue::Got> b = q->Get(/*no_ack=*/false);
   ASSERT_TRUE(a && b);
-  q->Settle({Unsettled{a->envelope, nullptr}, Unsettled{b->envelope, nullptr}}, Settlement::kAck);
+  Settle(*q, {Unsettled{a->envelope, nullptr}, Unsettled{b->envelope, nullptr}}, Settlement::kAck);
   EXPECT_EQ(q->GetCounts().messages, 0u);
   EXPECT_THAT(host.letters(), IsEmpty());
 }
@@ -327,9 +332,9 @@ TEST(Queue, StatsCountEveryWayAMessageLeaves) {
   std::optional<Queue::Got> requeued = q->Get(/*no_ack=*/false);
   std::optional<Queue::Got> rejected = q->Get(/*no_ack=*/false);
   ASSERT_TRUE(acked && requeued && rejected);
-  q->Settle({Unsettled{acked->envelope, nullptr}}, Settlement::kAck);
-  q->Settle({Unsettled{requeued->envelope, nullptr}}, Settlement::kRequeue);
-  q->Settle({Unsettled{rejected->envelope, nullptr}}, Settlement::kDeadLetter);
+  Settle(*q, {Unsettled{acked->envelope, nullptr}}, Settlement::kAck);
+  Settle(*q, {Unsettled{requeued->envelope, nullptr}}, Settlement::kRequeue);
+  Settle(*q, {Unsettled{rejected->envelope, nullptr}}, Settlement::kDeadLetter);
   std::optional<Queue::Got> again = q->Get(/*no_ack=*/false);  // "requeued", redelivered
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(q->Purge(), 2u);  // "purged" and "unacked" were still ready
@@ -351,7 +356,7 @@ TEST(Queue, RejectedMessagesCountAsDeadLetteredWithADeadLetterExchange) {
   Publish(*q, "m");
   std::optional<Queue::Got> got = q->Get(/*no_ack=*/false);
   ASSERT_TRUE(got.has_value());
-  q->Settle({Unsettled{got->envelope, nullptr}}, Settlement::kDeadLetter);
+  Settle(*q, {Unsettled{got->envelope, nullptr}}, Settlement::kDeadLetter);
   EXPECT_EQ(q->Stats().dead_lettered, 1u);
   EXPECT_EQ(q->Stats().dropped, 0u);
 }
@@ -367,7 +372,7 @@ TEST(Queue, ReportsTheBodiesItHoldsReadyOrUnackedToItsHost) {
   std::optional<Queue::Got> gone = q->Get(/*no_ack=*/true);
   EXPECT_EQ(host.held_bytes(), 5);
   ASSERT_TRUE(unacked && gone);
-  q->Settle({Unsettled{unacked->envelope, nullptr}}, Settlement::kAck);
+  Settle(*q, {Unsettled{unacked->envelope, nullptr}}, Settlement::kAck);
   EXPECT_EQ(host.held_bytes(), 0);
 }
 
@@ -399,7 +404,7 @@ TEST(Queue, SettleDeadLetterHandsMessagesToHostAsRejected) {
   std::optional<Queue::Got> a = q->Get(/*no_ack=*/false);
   std::optional<Queue::Got> b = q->Get(/*no_ack=*/false);
   ASSERT_TRUE(a && b);
-  q->Settle({Unsettled{a->envelope, nullptr}, Unsettled{b->envelope, nullptr}},
+  Settle(*q, {Unsettled{a->envelope, nullptr}, Unsettled{b->envelope, nullptr}},
             Settlement::kDeadLetter);
   std::vector<FakeHost::Letter> letters = host.letters();
   ASSERT_EQ(letters.size(), 2u);
@@ -418,7 +423,7 @@ TEST(Queue, SettleDeadLetterAfterDeleteDeadLettersNothing) {
   std::optional<Queue::Got> a = q->Get(/*no_ack=*/false);
   ASSERT_TRUE(a);
   ASSERT_TRUE(q->Delete(/*if_unused=*/false, /*if_empty=*/false).ok());
-  q->Settle({Unsettled{a->envelope, nullptr}}, Settlement::kDeadLetter);
+  Settle(*q, {Unsettled{a->envelope, nullptr}}, Settlement::kDeadLetter);
   EXPECT_TRUE(host.letters().empty());
 }
 
@@ -479,8 +484,8 @@ TEST(Queue, RequeueInPriorityQueueReturnsToPositionWithinItsLevel) {
   std::optional<Queue::Got> b = q->Get(/*no_ack=*/false);
   ASSERT_TRUE(a && b);
   Publish(*q, "high", WithPriority(5));
-  q->Settle({Unsettled{b->envelope, nullptr}}, Settlement::kRequeue);
-  q->Settle({Unsettled{a->envelope, nullptr}}, Settlement::kRequeue);
+  Settle(*q, {Unsettled{b->envelope, nullptr}}, Settlement::kRequeue);
+  Settle(*q, {Unsettled{a->envelope, nullptr}}, Settlement::kRequeue);
   EXPECT_THAT(GetAll(*q), ElementsAre("high", "a", "b", "c"));
 }
 
@@ -491,11 +496,11 @@ TEST(Queue, QuorumDeliveryLimitDeadLettersAMessageReturnedTooOften) {
   Publish(*q, "m");
   std::optional<Queue::Got> first = q->Get(/*no_ack=*/false);
   ASSERT_TRUE(first.has_value());
-  q->Settle({Unsettled{first->envelope, nullptr}}, Settlement::kRequeue);  // 1 return: kept
+  Settle(*q, {Unsettled{first->envelope, nullptr}}, Settlement::kRequeue);  // 1 return: kept
   EXPECT_THAT(host.letters(), IsEmpty());
   std::optional<Queue::Got> second = q->Get(/*no_ack=*/false);
   ASSERT_TRUE(second.has_value());
-  q->Settle({Unsettled{second->envelope, nullptr}}, Settlement::kRequeue);  // 2 > 1
+  Settle(*q, {Unsettled{second->envelope, nullptr}}, Settlement::kRequeue);  // 2 > 1
   std::vector<FakeHost::Letter> letters = host.letters();
   ASSERT_EQ(letters.size(), 1u);
   EXPECT_EQ(letters[0].reason, DeadLetterReason::kDeliveryLimit);
@@ -508,7 +513,7 @@ TEST(Queue, QuorumRedeliveryShowsHowOftenTheMessageCameBack) {
   Publish(*q, "m");
   std::optional<Queue::Got> first = q->Get(/*no_ack=*/false);
   ASSERT_TRUE(first.has_value());
-  q->Settle({Unsettled{first->envelope, nullptr}}, Settlement::kRequeue);
+  Settle(*q, {Unsettled{first->envelope, nullptr}}, Settlement::kRequeue);
   std::optional<Queue::Got> again = q->Get(/*no_ack=*/false);
   ASSERT_TRUE(again.has_value());
   ASSERT_NE(again->envelope.shown, nullptr);
@@ -553,7 +558,7 @@ TEST(Queue, HigherPriorityConsumerIsServedWhileItHasCredit) {
 
   // Freed credit goes to the high-priority consumer again.
   std::vector<FakeSink::Delivered> d = sink->delivered();
-  q->Settle({d[0].unsettled}, Settlement::kAck);
+  Settle(*q, {d[0].unsettled}, Settlement::kAck);
   Publish(*q, "m5");
   EXPECT_EQ(sink->tagged().back(), "high:m5");
 }
@@ -569,7 +574,7 @@ TEST(Queue, PrefetchLimitsUnackedAndSettleReleasesCredit) {
   EXPECT_EQ(c->unacked, 2u);
   EXPECT_EQ(q->GetCounts().messages, 1u);
 
-  q->Settle({sink->delivered()[0].unsettled}, Settlement::kAck);
+  Settle(*q, {sink->delivered()[0].unsettled}, Settlement::kAck);
   EXPECT_THAT(sink->bodies(), ElementsAre("m1", "m2", "m3"));
   EXPECT_EQ(c->unacked, 2u);
   EXPECT_EQ(q->GetCounts().messages, 0u);
@@ -608,7 +613,7 @@ TEST(Queue, RequeuedDeliveryGoesToTheNextConsumerRedelivered) {
   Publish(*q, "m1");
   q->RemoveConsumer(first.get());
   ASSERT_TRUE(q->AddConsumer(NewConsumer("second", sink)).ok());
-  q->Settle({sink->delivered()[0].unsettled}, Settlement::kRequeue);
+  Settle(*q, {sink->delivered()[0].unsettled}, Settlement::kRequeue);
   std::vector<FakeSink::Delivered> d = sink->delivered();
   ASSERT_EQ(d.size(), 2u);
   EXPECT_EQ(d[1].tag, "second");
@@ -643,7 +648,7 @@ TEST(Queue, SingleActiveConsumerHandsOverWhenActiveLeaves) {
   q->RemoveConsumer(active.get());
   EXPECT_THAT(sink->tagged(), ElementsAre("active:m1", "standby:m2"));
   // The old active consumer's unacked message goes to the new one.
-  q->Settle({sink->delivered()[0].unsettled}, Settlement::kRequeue);
+  Settle(*q, {sink->delivered()[0].unsettled}, Settlement::kRequeue);
   EXPECT_THAT(sink->tagged(), ElementsAre("active:m1", "standby:m2", "standby:m1"));
 }
 
@@ -700,7 +705,7 @@ TEST(Queue, RequeuePastMaxLengthDropsHead) {
   std::optional<Queue::Got> m1 = q->Get(/*no_ack=*/false);
   ASSERT_TRUE(m1.has_value());
   Publish(*q, "m2");
-  q->Settle({Unsettled{m1->envelope, nullptr}}, Settlement::kRequeue);
+  Settle(*q, {Unsettled{m1->envelope, nullptr}}, Settlement::kRequeue);
   std::vector<FakeHost::Letter> letters = host.letters();
   ASSERT_EQ(letters.size(), 1u);
   EXPECT_EQ(letters[0].body, "m1");  // requeued to the head, so dropped first
@@ -1001,7 +1006,7 @@ TEST(Queue, RequeueIntoADeletedQueueIsDropped) {
   std::optional<Queue::Got> got = q->Get(/*no_ack=*/false);
   ASSERT_TRUE(got.has_value());
   ASSERT_TRUE(q->Delete(false, false).ok());
-  q->Settle({Unsettled{got->envelope, nullptr}}, Settlement::kRequeue);
+  Settle(*q, {Unsettled{got->envelope, nullptr}}, Settlement::kRequeue);
   EXPECT_EQ(q->GetCounts().messages, 0u);
 }
 

@@ -123,9 +123,8 @@ void ChannelCore::DropSettledLocked() {
   }
 }
 
-absl::StatusOr<std::vector<UnackedDelivery>> ChannelCore::TakeUnacked(uint64_t delivery_tag,
-                                                                      bool multiple) {
-  std::vector<UnackedDelivery> taken;
+absl::StatusOr<TakenDeliveries> ChannelCore::TakeUnacked(uint64_t delivery_tag, bool multiple) {
+  TakenDeliveries taken;
   {
     std::lock_guard<std::mutex> lock(mu_);
     // As RabbitMQ's collect_acks: the named tag must be outstanding (tag 0
@@ -157,9 +156,9 @@ absl::StatusOr<std::vector<UnackedDelivery>> ChannelCore::TakeUnacked(uint64_t d
   return taken;
 }
 
-std::vector<UnackedDelivery> ChannelCore::TakeAllUnacked() {
-  absl::StatusOr<std::vector<UnackedDelivery>> all = TakeUnacked(0, /*multiple=*/true);
-  return all.ok() ? *std::move(all) : std::vector<UnackedDelivery>{};
+TakenDeliveries ChannelCore::TakeAllUnacked() {
+  absl::StatusOr<TakenDeliveries> all = TakeUnacked(0, /*multiple=*/true);
+  return all.ok() ? *std::move(all) : TakenDeliveries{};
 }
 
 bool ChannelCore::HasConsumer(const std::string& tag) {
@@ -311,7 +310,7 @@ void ChannelCore::Close(absl::Status reason) {
   RequeueAll(CloseKeepingUnacked(std::move(reason)));
 }
 
-std::vector<UnackedDelivery> ChannelCore::CloseKeepingUnacked(absl::Status reason) {
+TakenDeliveries ChannelCore::CloseKeepingUnacked(absl::Status reason) {
   const bool clean = reason.ok();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -335,17 +334,17 @@ std::vector<UnackedDelivery> ChannelCore::CloseKeepingUnacked(absl::Status reaso
   return TakeAllUnacked();
 }
 
-void RequeueAll(std::vector<UnackedDelivery> deliveries) {
+void RequeueAll(TakenDeliveries deliveries) {
   SettleAll(std::move(deliveries), queue::Settlement::kRequeue);
 }
 
-void SettleAll(std::vector<UnackedDelivery> deliveries, queue::Settlement how) {
+void SettleAll(TakenDeliveries deliveries, queue::Settlement how) {
   // One call per run of the same queue keeps each queue's work in tag order.
-  std::vector<queue::Unsettled> run;
+  absl::InlinedVector<queue::Unsettled, 1> run;
   for (size_t i = 0; i < deliveries.size(); ++i) {
     run.push_back(std::move(deliveries[i].delivery));
     if (i + 1 == deliveries.size() || deliveries[i + 1].queue != deliveries[i].queue) {
-      deliveries[i].queue->Settle(std::move(run), how);
+      deliveries[i].queue->Settle(absl::MakeSpan(run), how);
       run.clear();
     }
   }

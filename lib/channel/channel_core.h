@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "dispatch/serial_queue.h"
 #include "queue/consumer.h"
@@ -37,6 +38,8 @@ struct UnackedDelivery {
   std::shared_ptr<queue::Queue> queue;
   queue::Unsettled delivery;
 };
+// Most acks name one delivery: it stays inline, with no allocation.
+using TakenDeliveries = absl::InlinedVector<UnackedDelivery, 1>;
 
 class ChannelCore : public queue::DeliverySink,
                     public std::enable_shared_from_this<ChannelCore> {
@@ -55,11 +58,13 @@ class ChannelCore : public queue::DeliverySink,
 
   // Removes the deliveries an ack/nack/reject names, in tag order. Errors:
   // 406 for a tag that is not unacked.
-  absl::StatusOr<std::vector<UnackedDelivery>> TakeUnacked(uint64_t delivery_tag,
-                                                           bool multiple);
-  std::vector<UnackedDelivery> TakeAllUnacked();
+  absl::StatusOr<TakenDeliveries> TakeUnacked(uint64_t delivery_tag, bool multiple);
+  TakenDeliveries TakeAllUnacked();
 
   void SetGlobalPrefetch(uint32_t limit) { global_prefetch_.store(limit); }
+  bool has_global_prefetch() const {
+    return global_prefetch_.load(std::memory_order_relaxed) != 0;
+  }
 
   // Consumers of this channel by tag.
   bool HasConsumer(const std::string& tag);
@@ -105,7 +110,7 @@ class ChannelCore : public queue::DeliverySink,
   // that none of them is handed a message it would then drop (a connection
   // closing its channels one by one would otherwise requeue one channel's
   // unacked messages to a no_ack consumer of the next, and lose them).
-  std::vector<UnackedDelivery> CloseKeepingUnacked(absl::Status reason);
+  TakenDeliveries CloseKeepingUnacked(absl::Status reason);
   bool is_open() const { return open_.load(std::memory_order_acquire); }
   absl::Status close_reason() const;
 
@@ -160,8 +165,8 @@ class ChannelCore : public queue::DeliverySink,
 };
 
 // Hands settled deliveries back to their queues, in order.
-void SettleAll(std::vector<UnackedDelivery> deliveries, queue::Settlement how);
-void RequeueAll(std::vector<UnackedDelivery> deliveries);
+void SettleAll(TakenDeliveries deliveries, queue::Settlement how);
+void RequeueAll(TakenDeliveries deliveries);
 
 }  // namespace warren::channel
 

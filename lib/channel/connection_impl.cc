@@ -38,14 +38,14 @@ void ConnectionCore::CloseWith(absl::Status reason) {
     channels.swap(channels_);
   }
   // Every channel stops consuming before any unacked message goes back.
-  std::vector<std::vector<UnackedDelivery>> unacked;
+  std::vector<TakenDeliveries> unacked;
   for (const auto& weak : channels) {
     if (std::shared_ptr<ChannelCore> c = weak.lock()) {
       unacked.push_back(c->CloseKeepingUnacked(
           reason.ok() ? AmqpError(ReplyCode::kConnectionForced, "connection closed") : reason));
     }
   }
-  for (std::vector<UnackedDelivery>& deliveries : unacked) RequeueAll(std::move(deliveries));
+  for (TakenDeliveries& deliveries : unacked) RequeueAll(std::move(deliveries));
   vhost_->ConnectionClosed(id_);
   broker_->Forget(this);
 }

@@ -565,11 +565,15 @@ absl::Status InprocChannel::BasicCancel(std::string_view consumer_tag) {
 absl::Status InprocChannel::Settle(uint64_t delivery_tag, bool multiple,
                                    queue::Settlement how) {
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
-  absl::StatusOr<std::vector<UnackedDelivery>> taken = core_->TakeUnacked(delivery_tag, multiple);
+  absl::StatusOr<TakenDeliveries> taken = core_->TakeUnacked(delivery_tag, multiple);
   if (!taken.ok()) return Fail(taken.status());
   SettleAll(*std::move(taken), how);
   // Freed channel-wide credit may let this channel's other consumers go on.
-  for (const auto& q : core_->ConsumerQueues()) q->Kick();
+  // Without a channel-wide limit only the settled deliveries' consumers
+  // gained credit, and Queue::Settle kicks their queues.
+  if (core_->has_global_prefetch()) {
+    for (const auto& q : core_->ConsumerQueues()) q->Kick();
+  }
   return absl::OkStatus();
 }
 

@@ -429,7 +429,7 @@ void Queue::RemoveConsumer(const Consumer* consumer) {
   Kick();
 }
 
-void Queue::Settle(std::vector<Unsettled> deliveries, Settlement how) {
+void Queue::Settle(absl::Span<Unsettled> deliveries, Settlement how) {
   DeadLetters dead;
   {
     std::lock_guard<std::mutex> lock(mu_);

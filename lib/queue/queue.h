@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "absl/time/time.h"
 #include "concurrentqueue/concurrentqueue.h"
 #include "queue/consumer.h"
@@ -133,7 +134,7 @@ class Queue : public std::enable_shared_from_this<Queue> {
 
   // Applies `how` to deliveries of this queue that a channel settled, in tag
   // order, returning their credit to their consumers.
-  void Settle(std::vector<Unsettled> deliveries, Settlement how);
+  void Settle(absl::Span<Unsettled> deliveries, Settlement how);
 
   // queue.delete: errors 406 for if_unused/if_empty conflicts. Returns the
   // number of ready messages dropped. Cancels the consumers.
