@@ -80,7 +80,7 @@ void RegisterAll() {
                                  CompareLatency(
                                      state,
                                      [](std::string* error) {
-                                       return MakeWarrenPinger(/*spinning_consumer=*/true, error);
+                                       return MakeWarrenPinger(/*spinning_consumer=*/true, /*url=*/"", error);
                                      },
                                      MakeRawSpinningPinger);
                                })

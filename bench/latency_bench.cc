@@ -6,7 +6,8 @@
 //     spinning on ProcessEvents() (user code spinning, as the raw consumer).
 //   sleeping/: the consumer is parked and must be woken: warren's default
 //     thread pool against moodycamel's BlockingConcurrentQueue, with the
-//     mutex + condition variable queue, ZeroMQ and RabbitMQ beside them.
+//     mutex + condition variable queue, ZeroMQ and RabbitMQ (through
+//     warren's amqp:// backend, and through rabbitmq-c alone) beside them.
 //
 // Owns only the list of cases; the pingers live in support/.
 #include <string>
@@ -37,15 +38,20 @@ void Register(const std::string& name, PingerFactory subject, PingerFactory refe
 void RegisterAll() {
   Register("latency/awake/raw", MakeRawSpinningPinger, nullptr);
   Register("latency/awake/warren",
-           [](std::string* error) { return MakeWarrenPinger(/*spinning_consumer=*/true, error); },
+           [](std::string* error) { return MakeWarrenPinger(/*spinning_consumer=*/true, /*url=*/"", error); },
            MakeRawSpinningPinger);
   Register("latency/sleeping/raw_blocking", MakeRawBlockingPinger, nullptr);
   Register("latency/sleeping/warren",
-           [](std::string* error) { return MakeWarrenPinger(/*spinning_consumer=*/false, error); },
+           [](std::string* error) { return MakeWarrenPinger(/*spinning_consumer=*/false, /*url=*/"", error); },
            MakeRawBlockingPinger);
   Register("latency/sleeping/mutex_condvar", MakeMutexPinger, MakeRawBlockingPinger);
   Register("latency/sleeping/zmq_push_pull", MakeZmqPinger, MakeRawBlockingPinger);
-  Register("latency/sleeping/rabbitmq", MakeRabbitPinger, MakeRawBlockingPinger);
+  Register("latency/sleeping/rabbitmq",
+           [](std::string* error) {
+             return MakeWarrenPinger(/*spinning_consumer=*/false, kRabbitUrl, error);
+           },
+           MakeRawBlockingPinger);
+  Register("latency/sleeping/rabbitmq_c", MakeRabbitPinger, MakeRawBlockingPinger);
 }
 
 }  // namespace

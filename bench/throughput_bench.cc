@@ -1,7 +1,9 @@
 // Publish-to-consume throughput: warren for each exchange type, body size,
 // ack mode and producer x consumer shape, next to the baselines in the same
 // shapes (raw moodycamel queue, mutex + condition variable queue, ZeroMQ,
-// RabbitMQ over loopback); a sweep over consumers; fanout widths. Each
+// RabbitMQ over loopback through warren's amqp:// backend, and through
+// rabbitmq-c alone to show what the backend adds); a sweep over consumers;
+// fanout widths. Each
 // benchmark runs its raw-queue counterpart alternately with it and reports
 // the ratio as the counter vs_raw.
 //
@@ -42,7 +44,20 @@ SubjectFactory Warren(const WarrenConfig& config) {
   return [config](std::string* error) { return MakeWarrenSubject(config, error); };
 }
 
-SubjectFactory Rabbit(const Shape& shape, bool manual_ack) {
+// RabbitMQ through warren's amqp:// backend: the same subject as warren's
+// own, pointed at the broker by its URL, as an application moves a module
+// out.
+SubjectFactory Rabbit(const Shape& shape, bool manual_ack,
+                      std::string_view exchange_type = warren::kDirect) {
+  return Warren({.shape = shape,
+                 .url = std::string(kRabbitUrl),
+                 .exchange_type = exchange_type,
+                 .manual_ack = manual_ack,
+                 .prefetch = kPrefetch});
+}
+
+// RabbitMQ through rabbitmq-c alone.
+SubjectFactory RabbitC(const Shape& shape, bool manual_ack) {
   return [shape, manual_ack](std::string* error) {
     return MakeRabbitSubject(shape, manual_ack, kPrefetch, error);
   };
@@ -90,6 +105,9 @@ void RegisterVariants() {
   Register("variant/warren/direct/batch256_spinning_consumer/64B/1x1",
            Warren({.shape = shape, .spinning_consumer = true, .publish_batch = 256}), Raw(shape),
            64);
+  // What warren's amqp:// backend costs over rabbitmq-c alone.
+  Register("variant/rabbitmq_c/auto/64B/1x1", RabbitC(shape, false), Raw(shape), 64);
+  Register("variant/rabbitmq_c/manual_prefetch100/64B/1x1", RabbitC(shape, true), Raw(shape), 64);
   Register("variant/raw_bulk32_tokens/64B/1x1",
            [shape](std::string* error) { return MakeRawBulkQueueSubject(shape, error); },
            Raw(shape), 64);
@@ -127,7 +145,8 @@ void RegisterFanout() {
       Register(absl::StrCat("fanout/zmq_pub_sub/", at),
                [shape](std::string* error) { return MakeZmqPubSubSubject(shape, error); },
                Raw(shape), bytes);
-      Register(absl::StrCat("fanout/rabbitmq/", at), Rabbit(shape, false), Raw(shape), bytes);
+      Register(absl::StrCat("fanout/rabbitmq/", at), Rabbit(shape, false, warren::kFanout),
+               Raw(shape), bytes);
     }
   }
 }

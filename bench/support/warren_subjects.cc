@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "warren/broker.h"
+#include "warren/connect.h"
 
 namespace warren_bench {
 namespace {
@@ -53,27 +54,42 @@ Route RouteFor(std::string_view exchange_type) {
   return {"bench", {}, "bench", std::nullopt};
 }
 
-// A broker with one exchange and its queues; what every subject here needs.
+// A broker (in-process, or RabbitMQ at a URL) with one exchange and its
+// queues; what every subject here needs.
 class Topology {
  public:
-  bool Build(const warren::BrokerOptions& options, std::string_view exchange_type, int queues,
-             std::string* error) {
-    auto broker = warren::Broker::Create(options);
-    if (!Ok(broker.status(), "Broker::Create", error)) return false;
-    broker_ = *std::move(broker);
-    auto connection = broker_->Connect();
-    if (!Ok(connection.status(), "Connect", error)) return false;
-    connection_ = *std::move(connection);
-    warren::Channel* admin = NewChannel(error);
-    if (admin == nullptr) return false;
+  bool Build(const warren::BrokerOptions& options, std::string_view url,
+             std::string_view exchange_type, int queues, std::string* error) {
+    if (url.empty()) {
+      auto broker = warren::Broker::Create(options);
+      if (!Ok(broker.status(), "Broker::Create", error)) return false;
+      broker_ = *std::move(broker);
+      auto connection = broker_->Connect();
+      if (!Ok(connection.status(), "Connect", error)) return false;
+      connection_ = *std::move(connection);
+    } else {
+      if (options.dispatch != warren::Dispatch::kThreadPool) {
+        *error = "a spinning consumer needs an in-process broker";
+        return false;
+      }
+      auto connection = warren::Connect(url);
+      if (!Ok(connection.status(), "Connect", error)) return false;
+      connection_ = *std::move(connection);
+    }
+    admin_ = NewChannel(error);
+    if (admin_ == nullptr) return false;
+    queues_ = queues;
     route_ = RouteFor(exchange_type);
-    if (!Ok(admin->ExchangeDeclare(kExchange, exchange_type), "ExchangeDeclare", error)) {
+    // What an earlier run left on a real broker (another exchange type,
+    // messages) would skew this one.
+    DeleteDeclared();
+    if (!Ok(admin_->ExchangeDeclare(kExchange, exchange_type), "ExchangeDeclare", error)) {
       return false;
     }
     for (int q = 0; q < queues; ++q) {
       const std::string name = QueueName(q);
-      if (!Ok(admin->QueueDeclare(name).status(), "QueueDeclare", error) ||
-          !Ok(admin->QueueBind(name, kExchange, route_.binding_key, route_.binding_arguments),
+      if (!Ok(admin_->QueueDeclare(name).status(), "QueueDeclare", error) ||
+          !Ok(admin_->QueueBind(name, kExchange, route_.binding_key, route_.binding_arguments),
               "QueueBind", error)) {
         return false;
       }
@@ -82,8 +98,12 @@ class Topology {
   }
 
   // Destroying the broker first waits for running callbacks, which may
-  // use the channels, to return.
-  ~Topology() { broker_.reset(); }
+  // use the channels, to return. A real broker keeps what was declared
+  // unless deleted.
+  ~Topology() {
+    if (broker_ == nullptr && admin_ != nullptr) DeleteDeclared();
+    broker_.reset();
+  }
 
   warren::Channel* NewChannel(std::string* error) {
     auto channel = connection_->OpenChannel();
@@ -97,9 +117,16 @@ class Topology {
   const Route& route() const { return route_; }
 
  private:
+  void DeleteDeclared() {
+    for (int q = 0; q < queues_; ++q) admin_->QueueDelete(QueueName(q)).IgnoreError();
+    admin_->ExchangeDelete(kExchange).IgnoreError();
+  }
+
   std::unique_ptr<warren::Broker> broker_;
   std::unique_ptr<warren::Connection> connection_;
   std::vector<std::unique_ptr<warren::Channel>> channels_;
+  warren::Channel* admin_ = nullptr;
+  int queues_ = 0;
   Route route_;
 };
 
@@ -148,8 +175,8 @@ class WarrenSubject final : public ProducerConsumerSubject {
         dispatch_(/*yield_when_idle=*/true) {}
 
   bool Build(std::string* error) {
-    if (!topology_.Build(OptionsFor(config_.spinning_consumer), config_.exchange_type,
-                         shape_.fanout, error)) {
+    if (!topology_.Build(OptionsFor(config_.spinning_consumer), config_.url,
+                         config_.exchange_type, shape_.fanout, error)) {
       return false;
     }
     warren::BasicProperties properties;
@@ -236,8 +263,8 @@ class WarrenPinger final : public Pinger {
   explicit WarrenPinger(bool spinning_consumer)
       : spinning_consumer_(spinning_consumer), dispatch_(/*yield_when_idle=*/false) {}
 
-  bool Build(std::string* error) {
-    if (!topology_.Build(OptionsFor(spinning_consumer_), warren::kDirect, 1, error)) {
+  bool Build(std::string_view url, std::string* error) {
+    if (!topology_.Build(OptionsFor(spinning_consumer_), url, warren::kDirect, 1, error)) {
       return false;
     }
     warren::Channel* consumer = topology_.NewChannel(error);
@@ -277,9 +304,10 @@ std::unique_ptr<Subject> MakeWarrenSubject(const WarrenConfig& config, std::stri
   return subject;
 }
 
-std::unique_ptr<Pinger> MakeWarrenPinger(bool spinning_consumer, std::string* error) {
+std::unique_ptr<Pinger> MakeWarrenPinger(bool spinning_consumer, std::string_view url,
+                                         std::string* error) {
   auto pinger = std::make_unique<WarrenPinger>(spinning_consumer);
-  if (!pinger->Build(error)) return nullptr;
+  if (!pinger->Build(url, error)) return nullptr;
   return pinger;
 }
 
