@@ -97,6 +97,20 @@ class ChannelTest : public testing::Test {
     return r.ok() ? r->message_count : 0;
   }
 
+  // "a1" in q1 and "b1" in q2, consumed by `first` and `second` on this
+  // channel under a channel-wide prefetch of 1: `first` gets "a1", and
+  // `second` waits.
+  void ConsumeTwoQueuesUnderGlobalQosOfOne(Inbox& first, Inbox& second) {
+    DeclareQueue("q1");
+    DeclareQueue("q2");
+    Publish("", "q1", "a1");
+    Publish("", "q2", "b1");
+    ASSERT_TRUE(channel_->BasicQos(1, {.global = true}).ok());
+    ASSERT_TRUE(channel_->BasicConsume("q1", first.Callback()).ok());
+    ASSERT_TRUE(channel_->BasicConsume("q2", second.Callback()).ok());
+    broker_->ProcessEvents();
+  }
+
   ManualClock clock_;
   std::unique_ptr<Broker> broker_;
   std::unique_ptr<Connection> connection_;
@@ -436,15 +450,8 @@ TEST_F(ChannelTest, QosAppliesOnlyToConsumersStartedAfterIt) {
 }
 
 TEST_F(ChannelTest, GlobalQosIsSharedByTheChannelsConsumers) {
-  DeclareQueue("q1");
-  DeclareQueue("q2");
-  Publish("", "q1", "a1");
-  Publish("", "q2", "b1");
-  ASSERT_TRUE(channel_->BasicQos(1, {.global = true}).ok());
   Inbox first, second;
-  ASSERT_TRUE(channel_->BasicConsume("q1", first.Callback()).ok());
-  ASSERT_TRUE(channel_->BasicConsume("q2", second.Callback()).ok());
-  broker_->ProcessEvents();
+  ASSERT_NO_FATAL_FAILURE(ConsumeTwoQueuesUnderGlobalQosOfOne(first, second));
   EXPECT_THAT(first.Bodies(), ElementsAre("a1"));
   EXPECT_THAT(second.Bodies(), IsEmpty());
   ASSERT_TRUE(channel_->BasicAck(first.deliveries[0].delivery_tag).ok());
@@ -453,15 +460,8 @@ TEST_F(ChannelTest, GlobalQosIsSharedByTheChannelsConsumers) {
 }
 
 TEST_F(ChannelTest, LiftingGlobalQosLetsTheWaitingConsumersGoOnWithoutAnAck) {
-  DeclareQueue("q1");
-  DeclareQueue("q2");
-  Publish("", "q1", "a1");
-  Publish("", "q2", "b1");
-  ASSERT_TRUE(channel_->BasicQos(1, {.global = true}).ok());
   Inbox first, second;
-  ASSERT_TRUE(channel_->BasicConsume("q1", first.Callback()).ok());
-  ASSERT_TRUE(channel_->BasicConsume("q2", second.Callback()).ok());
-  broker_->ProcessEvents();
+  ASSERT_NO_FATAL_FAILURE(ConsumeTwoQueuesUnderGlobalQosOfOne(first, second));
   ASSERT_THAT(second.Bodies(), IsEmpty());
   ASSERT_TRUE(channel_->BasicQos(0, {.global = true}).ok());
   broker_->ProcessEvents();
