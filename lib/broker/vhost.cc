@@ -28,6 +28,14 @@ absl::Status DefaultExchangeRefused() {
                    "operation not permitted on the default exchange");
 }
 
+// Matches the binding of `destination` by `key` with `arguments`.
+auto IsBinding(routing::DestinationId destination, std::string_view key,
+               const FieldTable& arguments) {
+  return [destination, key, &arguments](const routing::Binding& b) {
+    return b.destination == destination && b.key == key && b.arguments == arguments;
+  };
+}
+
 }  // namespace
 
 VirtualHost::VirtualHost(std::string name, Clock* clock, dispatch::TimerService* timers,
@@ -179,12 +187,10 @@ absl::Status VirtualHost::BindLocked(ExchangeState* source, routing::Destination
   if (source->type == "headers") {
     if (absl::Status s = routing::ValidateHeadersBinding(arguments); !s.ok()) return s;
   }
-  if (source->binding_index.MayContain(destination, routing_key, arguments)) {
-    for (const routing::Binding& b : source->bindings) {
-      if (b.destination == destination && b.key == routing_key && b.arguments == arguments) {
-        return absl::OkStatus();
-      }
-    }
+  if (source->binding_index.MayContain(destination, routing_key, arguments) &&
+      std::any_of(source->bindings.begin(), source->bindings.end(),
+                  IsBinding(destination, routing_key, arguments))) {
+    return absl::OkStatus();
   }
   source->binding_index.Add(destination, routing_key, arguments);
   source->bindings.push_back({destination, std::string(routing_key), arguments});
@@ -197,9 +203,8 @@ void VirtualHost::UnbindLocked(ExchangeState* source, routing::DestinationId des
                                std::string_view routing_key, const FieldTable& arguments) {
   if (!source->binding_index.MayContain(destination, routing_key, arguments)) return;
   auto& bindings = source->bindings;
-  auto it = std::find_if(bindings.begin(), bindings.end(), [&](const routing::Binding& b) {
-    return b.destination == destination && b.key == routing_key && b.arguments == arguments;
-  });
+  auto it = std::find_if(bindings.begin(), bindings.end(),
+                         IsBinding(destination, routing_key, arguments));
   if (it == bindings.end()) return;
   bindings.erase(it);
   source->binding_index.Remove(destination, routing_key, arguments);
