@@ -82,7 +82,7 @@ class Topology {
     route_ = RouteFor(exchange_type);
     // What an earlier run left on a real broker (another exchange type,
     // messages) would skew this one.
-    DeleteDeclared();
+    if (broker_ == nullptr) DeleteDeclared();
     if (!Ok(admin_->ExchangeDeclare(kExchange, exchange_type), "ExchangeDeclare", error)) {
       return false;
     }
