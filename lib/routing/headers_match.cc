@@ -197,7 +197,7 @@ absl::Status ValidateHeadersBinding(const FieldTable& arguments) {
              kErlangTypeNames[mode->variant().index()], "; expected longstr"));
 }
 
-HeadersRouter::HeadersRouter(const std::vector<Binding>& bindings) {
+HeadersRouter::HeadersRouter(const BindingList& bindings) {
   bindings_.reserve(bindings.size());
   for (const Binding& binding : bindings) {
     std::string_view mode;

@@ -58,7 +58,7 @@ bool HeaderValuesEqual(const FieldValue& binding_value,
 
 class HeadersRouter final : public Router {
  public:
-  explicit HeadersRouter(const std::vector<Binding>& bindings);
+  explicit HeadersRouter(const BindingList& bindings);
 
   void Route(std::string_view routing_key, const FieldTable* headers,
              std::vector<DestinationId>* out) const override;

@@ -1,9 +1,11 @@
-// lib/routing/router.cc: MakeRouter and the two simple exchange types, direct
-// and fanout. Owns only what router.h declares (ValidateHeadersBinding lives
-// with the headers exchange in headers_match.cc).
+// lib/routing/router.cc: MakeRouter, the lazy router and the two simple
+// exchange types, direct and fanout. Owns only what router.h declares
+// (ValidateHeadersBinding lives with the headers exchange in
+// headers_match.cc).
 #include "routing/router.h"
 
 #include <algorithm>
+#include <atomic>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -24,7 +26,7 @@ void SortUnique(std::vector<DestinationId>* destinations) {
 // ordinary key). Binding arguments play no part.
 class DirectRouter final : public Router {
  public:
-  explicit DirectRouter(const std::vector<Binding>& bindings) {
+  explicit DirectRouter(const BindingList& bindings) {
     for (const Binding& binding : bindings) {
       by_key_[binding.key].push_back(binding.destination);
     }
@@ -45,7 +47,7 @@ class DirectRouter final : public Router {
 // Fanout: every bound destination, whatever the keys.
 class FanoutRouter final : public Router {
  public:
-  explicit FanoutRouter(const std::vector<Binding>& bindings) {
+  explicit FanoutRouter(const BindingList& bindings) {
     destinations_.reserve(bindings.size());
     for (const Binding& binding : bindings) {
       destinations_.push_back(binding.destination);
@@ -62,6 +64,36 @@ class FanoutRouter final : public Router {
   std::vector<DestinationId> destinations_;
 };
 
+// Builds the real router on the first Route(), from bindings that share
+// their chunks with the exchange's own list.
+class LazyRouter final : public Router {
+ public:
+  LazyRouter(std::string_view type, BindingList bindings)
+      : type_(type), bindings_(std::move(bindings)) {}
+  ~LazyRouter() override { delete built_.load(std::memory_order_acquire); }
+
+  void Route(std::string_view routing_key, const FieldTable* headers,
+             std::vector<DestinationId>* out) const override {
+    const Router* router = built_.load(std::memory_order_acquire);
+    if (router == nullptr) router = Build();
+    router->Route(routing_key, headers, out);
+  }
+
+ private:
+  const Router* Build() const {
+    // The type was checked when this router was made.
+    const Router* made = MakeRouter(type_, bindings_)->release();
+    const Router* expected = nullptr;
+    if (built_.compare_exchange_strong(expected, made, std::memory_order_acq_rel)) return made;
+    delete made;  // another thread's router was kept
+    return expected;
+  }
+
+  const std::string type_;
+  const BindingList bindings_;
+  mutable std::atomic<const Router*> built_{nullptr};
+};
+
 }  // namespace
 
 bool IsExchangeType(std::string_view type) {
@@ -69,14 +101,22 @@ bool IsExchangeType(std::string_view type) {
          type == "headers";
 }
 
-absl::StatusOr<std::unique_ptr<const Router>> MakeRouter(
-    std::string_view type, const std::vector<Binding>& bindings) {
+absl::StatusOr<std::unique_ptr<const Router>> MakeRouter(std::string_view type,
+                                                         const BindingList& bindings) {
   if (type == "direct") return std::make_unique<DirectRouter>(bindings);
   if (type == "fanout") return std::make_unique<FanoutRouter>(bindings);
   if (type == "topic") return std::make_unique<TopicTrie>(bindings);
   if (type == "headers") return std::make_unique<HeadersRouter>(bindings);
   return absl::InvalidArgumentError(
       StrCat("unknown exchange type '", type, "'"));
+}
+
+absl::StatusOr<std::unique_ptr<const Router>> MakeLazyRouter(std::string_view type,
+                                                             BindingList bindings) {
+  if (!IsExchangeType(type)) {
+    return absl::InvalidArgumentError(StrCat("unknown exchange type '", type, "'"));
+  }
+  return std::make_unique<LazyRouter>(type, std::move(bindings));
 }
 
 }  // namespace warren::routing

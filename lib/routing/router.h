@@ -9,7 +9,7 @@
 //
 // Example:
 //
-//   std::vector<Binding> bindings = {{.destination = 7, .key = "orders.*"}};
+//   BindingList bindings = {{.destination = 7, .key = "orders.*"}};
 //   absl::StatusOr<std::unique_ptr<const Router>> router =
 //       MakeRouter("topic", bindings);
 //   std::vector<DestinationId> matched;
@@ -17,31 +17,22 @@
 //
 // Thread-safety: a Router never changes after construction; any number of
 // threads may call Route() at once. A change of bindings means a new Router.
+// A lazy router (MakeLazyRouter) builds its table on the first Route() of any
+// thread, without a lock: threads that race there each build one, one table
+// is kept and none of them waits for another.
 #ifndef WARREN_LIB_ROUTING_ROUTER_H_
 #define WARREN_LIB_ROUTING_ROUTER_H_
 
-#include <cstdint>
 #include <memory>
-#include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "routing/binding_list.h"
 #include "warren/field_table.h"
 
 namespace warren::routing {
-
-// An opaque id the broker assigns to a queue or an exchange.
-using DestinationId = uint32_t;
-
-struct Binding {
-  DestinationId destination = 0;
-  // The binding key; ignored by fanout and headers exchanges.
-  std::string key{};
-  // The binding arguments; only the headers exchange reads them.
-  FieldTable arguments{};
-};
 
 // An immutable routing table for one exchange.
 class Router {
@@ -62,8 +53,14 @@ bool IsExchangeType(std::string_view type);
 
 // Builds the router of an exchange of `type` from its bindings.
 // Errors: kInvalidArgument when IsExchangeType(type) is false.
-absl::StatusOr<std::unique_ptr<const Router>> MakeRouter(
-    std::string_view type, const std::vector<Binding>& bindings);
+absl::StatusOr<std::unique_ptr<const Router>> MakeRouter(std::string_view type,
+                                                         const BindingList& bindings);
+
+// The same router, built when it first routes a message rather than now, so
+// that a change of bindings costs nothing until a message needs them.
+// Errors: as MakeRouter's, reported now.
+absl::StatusOr<std::unique_ptr<const Router>> MakeLazyRouter(std::string_view type,
+                                                             BindingList bindings);
 
 // Validates the arguments of a binding to a headers exchange as RabbitMQ does
 // at bind time: an absent x-match is fine; otherwise it must be a long string

@@ -38,7 +38,7 @@ void SortUnique(Container* items) {
 
 }  // namespace
 
-TopicTrie::TopicTrie(const std::vector<Binding>& bindings) {
+TopicTrie::TopicTrie(const BindingList& bindings) {
   nodes_.emplace_back();
   for (const Binding& binding : bindings) {
     NodeIndex node = kRoot;

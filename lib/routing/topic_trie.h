@@ -38,7 +38,7 @@ namespace warren::routing {
 
 class TopicTrie final : public Router {
  public:
-  explicit TopicTrie(const std::vector<Binding>& bindings);
+  explicit TopicTrie(const BindingList& bindings);
 
   void Route(std::string_view routing_key, const FieldTable* headers,
              std::vector<DestinationId>* out) const override;
