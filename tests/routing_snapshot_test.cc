@@ -63,12 +63,14 @@ class CountingRouter : public routing::Router {
 class Topology {
  public:
   DestinationId QueueId(const std::string& name) {
-    if (std::shared_ptr<queue::Queue>* q = FindQueue(name)) return (*q)->id();
+    if (const std::shared_ptr<queue::Queue>* q = snapshot_.queues_by_name.Find(name)) {
+      return (*q)->id();
+    }
     queue::QueueConfig config;
     config.name = name;
     auto q = std::make_shared<queue::Queue>(next_queue_id_++, std::move(config), &host_);
-    snapshot_.queues_by_name[name] = q;
-    snapshot_.queues[q->id()] = q;
+    snapshot_.queues_by_name.Set(name, q);
+    snapshot_.queues.Set(q->id(), q);
     return q->id();
   }
 
@@ -91,8 +93,8 @@ class Topology {
                                                            .name = name,
                                                            .alternate = std::move(alternate),
                                                            .router = counting});
-    snapshot_.exchanges_by_name[name] = x;
-    snapshot_.exchanges[x->id] = x;
+    snapshot_.exchanges_by_name.Set(name, x);
+    snapshot_.exchanges.Set(x->id, x);
   }
 
   // The names of the queues a message published to `exchange` ("" for the
@@ -117,11 +119,6 @@ class Topology {
   const ExchangeRoute* Find(std::string_view name) const { return snapshot_.FindExchange(name); }
 
  private:
-  std::shared_ptr<queue::Queue>* FindQueue(const std::string& name) {
-    auto it = snapshot_.queues_by_name.find(name);
-    return it == snapshot_.queues_by_name.end() ? nullptr : &it->second;
-  }
-
   IdleHost host_;
   RoutingSnapshot snapshot_;
   uint32_t next_queue_id_ = 1;

@@ -81,14 +81,14 @@ std::shared_ptr<SnapshotFixture> BuildSnapshot(std::string_view type, int bindin
   exchange->id = 1 | warren::broker::kExchangeBit;
   exchange->name = "bench.x";
   exchange->router = *std::move(router);
-  fixture->snapshot.exchanges_by_name.emplace(exchange->name, exchange);
-  fixture->snapshot.exchanges.emplace(exchange->id, exchange);
+  fixture->snapshot.exchanges_by_name.Set(exchange->name, exchange);
+  fixture->snapshot.exchanges.Set(exchange->id, exchange);
   fixture->exchange = exchange.get();
   for (uint32_t id = 1; id <= kQueues; ++id) {
     auto queue = std::make_shared<warren::queue::Queue>(
         id, warren::queue::QueueConfig{.name = absl::StrCat("bench.q", id)}, &fixture->host);
-    fixture->snapshot.queues_by_name.emplace(queue->config().name, queue);
-    fixture->snapshot.queues.emplace(id, queue);
+    fixture->snapshot.queues_by_name.Set(queue->config().name, queue);
+    fixture->snapshot.queues.Set(id, queue);
   }
   std::tie(fixture->routing_key, fixture->headers) = PublishedFor(type);
   std::vector<std::shared_ptr<warren::queue::Queue>> targets;

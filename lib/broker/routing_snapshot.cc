@@ -11,8 +11,8 @@
 namespace warren::broker {
 
 const ExchangeRoute* RoutingSnapshot::FindExchange(std::string_view name) const {
-  auto it = exchanges_by_name.find(ToAbsl(name));
-  return it == exchanges_by_name.end() ? nullptr : it->second.get();
+  const std::shared_ptr<const ExchangeRoute>* x = exchanges_by_name.Find(ToAbsl(name));
+  return x == nullptr ? nullptr : x->get();
 }
 
 void RoutingSnapshot::Route(const ExchangeRoute* exchange,
@@ -22,8 +22,9 @@ void RoutingSnapshot::Route(const ExchangeRoute* exchange,
   const size_t first = out->size();
   if (exchange == nullptr) {  // the default exchange
     for (std::string_view key : routing_keys) {
-      auto it = queues_by_name.find(ToAbsl(key));
-      if (it != queues_by_name.end()) out->push_back(it->second);
+      if (const std::shared_ptr<queue::Queue>* q = queues_by_name.Find(ToAbsl(key))) {
+        out->push_back(*q);
+      }
     }
   } else {
     // Routes seldom pass more than a few exchanges; the destination list is
@@ -43,11 +44,11 @@ void RoutingSnapshot::Route(const ExchangeRoute* exchange,
         if (d & kExchangeBit) {
           if (std::find(seen.begin(), seen.end(), d) != seen.end()) continue;
           seen.push_back(d);
-          auto it = exchanges.find(d);
-          if (it != exchanges.end()) work.push_back(it->second.get());
-        } else {
-          auto it = queues.find(d);
-          if (it != queues.end()) out->push_back(it->second);
+          if (const std::shared_ptr<const ExchangeRoute>* next = exchanges.Find(d)) {
+            work.push_back(next->get());
+          }
+        } else if (const std::shared_ptr<queue::Queue>* q = queues.Find(d)) {
+          out->push_back(*q);
         }
       }
     }

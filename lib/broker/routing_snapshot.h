@@ -1,7 +1,9 @@
 // RoutingSnapshot: an immutable picture of one virtual host's exchanges,
 // bindings and queues, made for publishers to route with no lock. The
-// virtual host builds a new one after topology changes; a publisher keeps the
-// one it has until the host's version number moves.
+// virtual host makes a new one with each topology change, from a copy of the
+// last that shares all it did not change, and hands it over through a
+// SnapshotCell; a publisher keeps the one it has until the host's version
+// number moves.
 //
 // Owns the routing algorithm (default exchange, exchange-to-exchange
 // bindings, alternate exchanges, de-duplication). It must not change queues:
@@ -17,8 +19,8 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/types/span.h"
+#include "broker/copy_on_write_map.h"
 #include "queue/queue.h"
 #include "routing/router.h"
 #include "warren/field_table.h"
@@ -51,6 +53,8 @@ struct ExchangeRoute {
   std::string name;
   bool internal = false;
   std::optional<std::string> alternate;  // alternate-exchange argument
+  // Lazy (routing::MakeLazyRouter): the first publisher through a changed
+  // exchange builds its table.
   std::shared_ptr<const routing::Router> router;
   std::shared_ptr<ExchangeCounters> counters;
 };
@@ -68,10 +72,10 @@ class RoutingSnapshot {
 
   // For the builder (the virtual host).
   std::shared_ptr<ExchangeCounters> default_counters;  // the default exchange's
-  absl::flat_hash_map<std::string, std::shared_ptr<const ExchangeRoute>> exchanges_by_name;
-  absl::flat_hash_map<routing::DestinationId, std::shared_ptr<const ExchangeRoute>> exchanges;
-  absl::flat_hash_map<std::string, std::shared_ptr<queue::Queue>> queues_by_name;
-  absl::flat_hash_map<routing::DestinationId, std::shared_ptr<queue::Queue>> queues;
+  CopyOnWriteMap<std::string, std::shared_ptr<const ExchangeRoute>> exchanges_by_name;
+  CopyOnWriteMap<routing::DestinationId, std::shared_ptr<const ExchangeRoute>> exchanges;
+  CopyOnWriteMap<std::string, std::shared_ptr<queue::Queue>> queues_by_name;
+  CopyOnWriteMap<routing::DestinationId, std::shared_ptr<queue::Queue>> queues;
 };
 
 }  // namespace warren::broker

@@ -36,12 +36,23 @@ auto IsBinding(routing::DestinationId destination, std::string_view key,
   };
 }
 
+std::shared_ptr<const RoutingSnapshot> EmptySnapshot(
+    std::shared_ptr<ExchangeCounters> default_counters) {
+  auto snapshot = std::make_shared<RoutingSnapshot>();
+  snapshot->default_counters = std::move(default_counters);
+  return snapshot;
+}
+
 }  // namespace
 
 VirtualHost::VirtualHost(std::string name, Clock* clock, dispatch::TimerService* timers,
                          MemoryGauge* memory)
-    : name_(std::move(name)), clock_(clock), timers_(timers), memory_(memory) {
-  std::lock_guard<std::mutex> lock(mu_);
+    : name_(std::move(name)),
+      clock_(clock),
+      timers_(timers),
+      memory_(memory),
+      published_(EmptySnapshot(default_counters_)) {
+  TopologyLock lock(this);
   for (auto [exchange, type] : kPredeclared) {
     CreateExchangeLocked(std::string(exchange), type, {.durable = true}).IgnoreError();
   }
@@ -49,35 +60,49 @@ VirtualHost::VirtualHost(std::string name, Clock* clock, dispatch::TimerService*
   CreateExchangeLocked("amq.rabbitmq.trace", "topic", trace).IgnoreError();
 }
 
-std::shared_ptr<const RoutingSnapshot> VirtualHost::Snapshot() {
-  std::lock_guard<std::mutex> lock(mu_);
-  const uint64_t version = version_.load(std::memory_order_acquire);
-  if (snapshot_ && snapshot_version_ == version) return snapshot_;
-  auto snapshot = std::make_shared<RoutingSnapshot>();
-  snapshot->default_counters = default_counters_;
-  for (auto& [name, x] : exchanges_) {
-    if (!x.route) {
-      auto route = std::make_shared<ExchangeRoute>();
-      route->id = x.id;
-      route->name = x.name;
-      route->internal = x.internal;
-      if (const FieldValue* alt = x.arguments.Find("alternate-exchange")) {
-        if (std::optional<std::string_view> s = alt->AsString()) route->alternate = std::string(*s);
-      }
-      route->router = *routing::MakeRouter(x.type, x.bindings);
-      route->counters = x.counters;
-      x.route = std::move(route);
+std::shared_ptr<const ExchangeRoute> VirtualHost::MakeRouteLocked(
+    const ExchangeState& exchange) const {
+  auto route = std::make_shared<ExchangeRoute>();
+  route->id = exchange.id;
+  route->name = exchange.name;
+  route->internal = exchange.internal;
+  if (const FieldValue* alt = exchange.arguments.Find("alternate-exchange")) {
+    if (std::optional<std::string_view> s = alt->AsString()) route->alternate = std::string(*s);
+  }
+  // The type was checked when the exchange was declared.
+  route->router = *routing::MakeLazyRouter(exchange.type, exchange.bindings);
+  route->counters = exchange.counters;
+  return route;
+}
+
+void VirtualHost::PublishChangesLocked() {
+  if (changed_exchanges_.empty() && changed_queues_.empty()) return;
+  auto next = std::make_shared<RoutingSnapshot>(*published_.Load());
+  for (const std::string& name : changed_exchanges_) {
+    if (const auto* old = next->exchanges_by_name.Find(ToAbsl(name))) {
+      next->exchanges.Erase((*old)->id);
+      next->exchanges_by_name.Erase(name);
     }
-    snapshot->exchanges_by_name.emplace(name, x.route);
-    snapshot->exchanges.emplace(x.id, x.route);
+    if (const ExchangeState* x = FindExchangeLocked(name)) {
+      std::shared_ptr<const ExchangeRoute> route = MakeRouteLocked(*x);
+      next->exchanges.Set(x->id, route);
+      next->exchanges_by_name.Set(name, std::move(route));
+    }
   }
-  for (auto& [name, q] : queues_) {
-    snapshot->queues_by_name.emplace(name, q);
-    snapshot->queues.emplace(q->id(), q);
+  for (const std::string& name : changed_queues_) {
+    if (const auto* old = next->queues_by_name.Find(ToAbsl(name))) {
+      next->queues.Erase((*old)->id());
+      next->queues_by_name.Erase(name);
+    }
+    if (auto it = queues_.find(name); it != queues_.end()) {
+      next->queues.Set(it->second->id(), it->second);
+      next->queues_by_name.Set(name, it->second);
+    }
   }
-  snapshot_ = std::move(snapshot);
-  snapshot_version_ = version;
-  return snapshot_;
+  changed_exchanges_.clear();
+  changed_queues_.clear();
+  published_.Store(std::move(next));
+  version_.fetch_add(1, std::memory_order_acq_rel);
 }
 
 absl::Status VirtualHost::CreateExchangeLocked(std::string name, std::string_view type,
@@ -89,10 +114,9 @@ absl::Status VirtualHost::CreateExchangeLocked(std::string name, std::string_vie
                   .auto_delete = options.auto_delete,
                   .internal = options.internal,
                   .arguments = options.arguments,
-                  .bindings = {},
-                  .route = nullptr};
+                  .bindings = {}};
+  ExchangeChangedLocked(name);
   exchanges_.emplace(std::move(name), std::move(x));
-  ChangedLocked();
   return absl::OkStatus();
 }
 
@@ -114,7 +138,7 @@ absl::StatusOr<VirtualHost::ExchangeState*> VirtualHost::ExistingExchangeLocked(
 
 absl::Status VirtualHost::ExchangeDeclare(std::string_view name, std::string_view type,
                                           const ExchangeDeclareOptions& options) {
-  std::lock_guard<std::mutex> lock(mu_);
+  TopologyLock lock(this);
   if (options.passive) return ExistingExchangeLocked(name).status();
   if (!routing::IsExchangeType(type)) {
     return AmqpError(ReplyCode::kCommandInvalid,
@@ -155,7 +179,7 @@ absl::Status VirtualHost::ExchangeDeclare(std::string_view name, std::string_vie
 }
 
 absl::Status VirtualHost::ExchangeDelete(std::string_view name, bool if_unused) {
-  std::lock_guard<std::mutex> lock(mu_);
+  TopologyLock lock(this);
   if (name.empty()) return DefaultExchangeRefused();
   if (name.starts_with(kReservedPrefix)) {
     return AmqpError(ReplyCode::kAccessRefused,
@@ -176,8 +200,8 @@ void VirtualHost::DeleteExchangeLocked(const std::string& name) {
   auto it = exchanges_.find(ToAbsl(name));
   if (it == exchanges_.end()) return;
   const routing::DestinationId id = it->second.id;
+  ExchangeChangedLocked(name);  // `name` may be the erased exchange's own
   exchanges_.erase(it);
-  ChangedLocked();
   RemoveBindingsToLocked(id);
 }
 
@@ -193,23 +217,18 @@ absl::Status VirtualHost::BindLocked(ExchangeState* source, routing::Destination
     return absl::OkStatus();
   }
   source->binding_index.Add(destination, routing_key, arguments);
-  source->bindings.push_back({destination, std::string(routing_key), arguments});
-  source->route.reset();
-  ChangedLocked();
+  source->bindings.Append({destination, std::string(routing_key), arguments});
+  ExchangeChangedLocked(source->name);
   return absl::OkStatus();
 }
 
 void VirtualHost::UnbindLocked(ExchangeState* source, routing::DestinationId destination,
                                std::string_view routing_key, const FieldTable& arguments) {
   if (!source->binding_index.MayContain(destination, routing_key, arguments)) return;
-  auto& bindings = source->bindings;
-  auto it = std::find_if(bindings.begin(), bindings.end(),
-                         IsBinding(destination, routing_key, arguments));
-  if (it == bindings.end()) return;
-  bindings.erase(it);
+  // Bind keeps bindings unique, so at most one goes.
+  if (source->bindings.RemoveIf(IsBinding(destination, routing_key, arguments)) == 0) return;
   source->binding_index.Remove(destination, routing_key, arguments);
-  source->route.reset();
-  ChangedLocked();
+  ExchangeChangedLocked(source->name);
   AutoDeleteIfUnboundLocked(source);
 }
 
@@ -220,13 +239,10 @@ void VirtualHost::AutoDeleteIfUnboundLocked(ExchangeState* source) {
 void VirtualHost::RemoveBindingsToLocked(routing::DestinationId destination) {
   std::vector<std::string> emptied;
   for (auto& [name, x] : exchanges_) {
-    const size_t before = x.bindings.size();
-    std::erase_if(x.bindings,
-                  [&](const routing::Binding& b) { return b.destination == destination; });
-    if (x.bindings.size() == before) continue;
+    auto to_destination = [&](const routing::Binding& b) { return b.destination == destination; };
+    if (x.bindings.RemoveIf(to_destination) == 0) continue;
     x.binding_index.RemoveDestination(destination);
-    x.route.reset();
-    ChangedLocked();
+    ExchangeChangedLocked(name);
     if (x.bindings.empty() && x.auto_delete) emptied.push_back(name);
   }
   for (const std::string& name : emptied) DeleteExchangeLocked(name);
@@ -235,7 +251,7 @@ void VirtualHost::RemoveBindingsToLocked(routing::DestinationId destination) {
 absl::Status VirtualHost::ExchangeBind(std::string_view destination, std::string_view source,
                                        std::string_view routing_key,
                                        const FieldTable& arguments) {
-  std::lock_guard<std::mutex> lock(mu_);
+  TopologyLock lock(this);
   absl::StatusOr<ExchangeState*> dest = ExistingExchangeLocked(destination);
   if (!dest.ok()) return dest.status();
   absl::StatusOr<ExchangeState*> src = ExistingExchangeLocked(source);
@@ -246,7 +262,7 @@ absl::Status VirtualHost::ExchangeBind(std::string_view destination, std::string
 absl::Status VirtualHost::ExchangeUnbind(std::string_view destination, std::string_view source,
                                          std::string_view routing_key,
                                          const FieldTable& arguments) {
-  std::lock_guard<std::mutex> lock(mu_);
+  TopologyLock lock(this);
   if (destination.empty() || source.empty()) return DefaultExchangeRefused();
   ExchangeState* dest = FindExchangeLocked(destination);
   ExchangeState* src = FindExchangeLocked(source);
@@ -264,7 +280,7 @@ std::string VirtualHost::GenerateNameLocked(std::string_view prefix) {
 }
 
 std::string VirtualHost::AddReplyConsumer(const std::shared_ptr<queue::Consumer>& consumer) {
-  std::lock_guard<std::mutex> lock(mu_);
+  TopologyLock lock(this);
   absl::erase_if(reply_consumers_, [](const auto& entry) { return entry.second.expired(); });
   std::string name = GenerateNameLocked("amq.rabbitmq.reply-to.");
   reply_consumers_.emplace(name, consumer);
@@ -272,7 +288,7 @@ std::string VirtualHost::AddReplyConsumer(const std::shared_ptr<queue::Consumer>
 }
 
 std::shared_ptr<queue::Consumer> VirtualHost::FindReplyConsumer(std::string_view name) {
-  std::lock_guard<std::mutex> lock(mu_);
+  TopologyLock lock(this);
   auto it = reply_consumers_.find(ToAbsl(name));
   return it == reply_consumers_.end() ? nullptr : it->second.lock();
 }
@@ -295,7 +311,7 @@ absl::StatusOr<std::shared_ptr<queue::Queue>> VirtualHost::AccessibleQueueLocked
 
 absl::StatusOr<std::shared_ptr<queue::Queue>> VirtualHost::FindQueue(std::string_view name,
                                                                      uint64_t connection) {
-  std::lock_guard<std::mutex> lock(mu_);
+  TopologyLock lock(this);
   return AccessibleQueueLocked(name, connection);
 }
 
@@ -303,7 +319,7 @@ absl::StatusOr<QueueDeclareResult> VirtualHost::QueueDeclare(
     std::string_view requested_name, const QueueDeclareOptions& options, uint64_t connection) {
   std::shared_ptr<queue::Queue> q;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    TopologyLock lock(this);
     if (options.passive) {
       absl::StatusOr<std::shared_ptr<queue::Queue>> found =
           AccessibleQueueLocked(requested_name, connection);
@@ -340,8 +356,8 @@ absl::StatusOr<QueueDeclareResult> VirtualHost::QueueDeclare(
                                   .arguments = options.arguments,
                                   .policy = *std::move(policy)};
         q = std::make_shared<queue::Queue>(next_id_++, std::move(config), this);
+        QueueChangedLocked(name);
         queues_.emplace(std::move(name), q);
-        ChangedLocked();
       } else {
         q = it->second;
         const queue::QueueConfig& c = q->config();
@@ -374,7 +390,7 @@ absl::StatusOr<QueueDeclareResult> VirtualHost::QueueDeclare(
 absl::Status VirtualHost::QueueBind(std::string_view queue, std::string_view exchange,
                                     std::string_view routing_key, const FieldTable& arguments,
                                     uint64_t connection) {
-  std::lock_guard<std::mutex> lock(mu_);
+  TopologyLock lock(this);
   absl::StatusOr<std::shared_ptr<queue::Queue>> q = AccessibleQueueLocked(queue, connection);
   if (!q.ok()) return q.status();
   absl::StatusOr<ExchangeState*> x = ExistingExchangeLocked(exchange);
@@ -385,7 +401,7 @@ absl::Status VirtualHost::QueueBind(std::string_view queue, std::string_view exc
 absl::Status VirtualHost::QueueUnbind(std::string_view queue, std::string_view exchange,
                                       std::string_view routing_key,
                                       const FieldTable& arguments, uint64_t connection) {
-  std::lock_guard<std::mutex> lock(mu_);
+  TopologyLock lock(this);
   absl::StatusOr<std::shared_ptr<queue::Queue>> q = AccessibleQueueLocked(queue, connection);
   if (!q.ok()) return q.status();
   absl::StatusOr<ExchangeState*> x = ExistingExchangeLocked(exchange);
@@ -398,7 +414,7 @@ void VirtualHost::ForgetQueueLocked(const std::shared_ptr<queue::Queue>& queue) 
   auto it = queues_.find(queue->config().name);
   if (it == queues_.end() || it->second != queue) return;
   queues_.erase(it);
-  ChangedLocked();
+  QueueChangedLocked(queue->config().name);
   RemoveBindingsToLocked(queue->id());
 }
 
@@ -406,7 +422,7 @@ absl::StatusOr<uint32_t> VirtualHost::QueueDelete(std::string_view name, bool if
                                                   bool if_empty, uint64_t connection) {
   std::shared_ptr<queue::Queue> q;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    TopologyLock lock(this);
     absl::StatusOr<std::shared_ptr<queue::Queue>> found = AccessibleQueueLocked(name, connection);
     if (!found.ok()) {
       if (ReplyCodeOf(found.status()) == ReplyCode::kNotFound) return 0u;
@@ -416,19 +432,19 @@ absl::StatusOr<uint32_t> VirtualHost::QueueDelete(std::string_view name, bool if
   }
   absl::StatusOr<uint32_t> dropped = q->Delete(if_unused, if_empty);
   if (!dropped.ok()) return dropped.status();
-  std::lock_guard<std::mutex> lock(mu_);
+  TopologyLock lock(this);
   ForgetQueueLocked(q);
   return dropped;
 }
 
 void VirtualHost::DeleteUnused(const std::shared_ptr<queue::Queue>& queue) {
   if (!queue->Delete(/*if_unused=*/true, /*if_empty=*/false).ok()) return;
-  std::lock_guard<std::mutex> lock(mu_);
+  TopologyLock lock(this);
   ForgetQueueLocked(queue);
 }
 
 std::vector<std::shared_ptr<queue::Queue>> VirtualHost::Queues() {
-  std::lock_guard<std::mutex> lock(mu_);
+  TopologyLock lock(this);
   std::vector<std::shared_ptr<queue::Queue>> all;
   all.reserve(queues_.size());
   for (const auto& [name, q] : queues_) all.push_back(q);
@@ -437,7 +453,7 @@ std::vector<std::shared_ptr<queue::Queue>> VirtualHost::Queues() {
 
 absl::StatusOr<std::vector<VirtualHost::BindingView>> VirtualHost::BindingsOf(
     std::string_view exchange) {
-  std::lock_guard<std::mutex> lock(mu_);
+  TopologyLock lock(this);
   absl::StatusOr<ExchangeState*> source = ExistingExchangeLocked(exchange);
   if (!source.ok()) return source.status();
   absl::flat_hash_map<routing::DestinationId, const std::string*> names;
@@ -455,14 +471,14 @@ absl::StatusOr<std::vector<VirtualHost::BindingView>> VirtualHost::BindingsOf(
 void VirtualHost::ConnectionClosed(uint64_t connection) {
   std::vector<std::shared_ptr<queue::Queue>> owned;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    TopologyLock lock(this);
     for (const auto& [name, q] : queues_) {
       if (q->config().exclusive_owner == connection) owned.push_back(q);
     }
   }
   for (const std::shared_ptr<queue::Queue>& q : owned) {
     q->Delete(false, false).IgnoreError();
-    std::lock_guard<std::mutex> lock(mu_);
+    TopologyLock lock(this);
     ForgetQueueLocked(q);
   }
 }
@@ -470,12 +486,14 @@ void VirtualHost::ConnectionClosed(uint64_t connection) {
 void VirtualHost::Shutdown() {
   std::vector<std::shared_ptr<queue::Queue>> all;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [name, q] : queues_) all.push_back(q);
+    TopologyLock lock(this);
+    for (const auto& [name, q] : queues_) {
+      all.push_back(q);
+      QueueChangedLocked(name);
+    }
+    for (const auto& [name, x] : exchanges_) ExchangeChangedLocked(name);
     queues_.clear();
     exchanges_.clear();
-    snapshot_.reset();
-    ChangedLocked();
   }
   for (const std::shared_ptr<queue::Queue>& q : all) q->Delete(false, false).IgnoreError();
 }
@@ -483,7 +501,7 @@ void VirtualHost::Shutdown() {
 void VirtualHost::AppendStats(BrokerStats* stats) {
   std::vector<std::pair<std::string, std::shared_ptr<queue::Queue>>> queues;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    TopologyLock lock(this);
     auto exchange_stats = [&](const std::string& name, const ExchangeCounters& c) {
       ExchangeStats x{.vhost = name_, .name = name};
       x.routed = c.routed.load(std::memory_order_relaxed);

@@ -2,11 +2,13 @@
 // bindings, exclusive ownership — with RabbitMQ's checks on every change, and
 // the host services its queues need (dead-lettering, timers, auto-delete).
 //
-// Topology changes take the host's lock and bump its version; publishers
-// never take that lock on their steady path: they route on an immutable
-// RoutingSnapshot, rebuilt (once per version) when they notice the version
-// moved. The host owns the topology and the snapshot; it must not touch a
-// queue's messages (the Queue does) or channel state (the channel does).
+// Topology changes take the host's lock; when a change releases it, the host
+// makes a new immutable RoutingSnapshot from the last one and what changed,
+// hands it over through a SnapshotCell and bumps its version. Publishers never
+// take the host's lock: they route on the snapshot they hold and take the new
+// one, without waiting, when they notice the version moved. The host owns the
+// topology and the snapshots; it must not touch a queue's messages (the Queue
+// does) or channel state (the channel does).
 //
 // For the test kit (lib/testing/) it also lists its queues and the bindings
 // of an exchange, as copies taken under its lock.
@@ -22,10 +24,12 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "broker/binding_index.h"
 #include "broker/memory_gauge.h"
 #include "broker/routing_snapshot.h"
+#include "broker/snapshot_cell.h"
 #include "dispatch/timer_service.h"
 #include "queue/queue.h"
 #include "warren/channel.h"
@@ -44,7 +48,12 @@ class VirtualHost : public queue::QueueHost,
 
   // Publishers compare version() with the version of the snapshot they hold.
   uint64_t version() const { return version_.load(std::memory_order_acquire); }
-  std::shared_ptr<const RoutingSnapshot> Snapshot();
+  // The topology as of the latest change. Takes no lock and never waits.
+  std::shared_ptr<const RoutingSnapshot> Snapshot() const { return published_.Load(); }
+
+  // For tests: holds the host's lock, as a topology change does, until the
+  // returned lock goes.
+  std::unique_lock<std::mutex> HoldLockForTesting() { return std::unique_lock<std::mutex>(mu_); }
 
   // The AMQP methods, with RabbitMQ's checks and reply codes. `connection`
   // identifies the caller for exclusive queues.
@@ -127,10 +136,24 @@ class VirtualHost : public queue::QueueHost,
     bool auto_delete;
     bool internal;
     FieldTable arguments;
-    std::vector<routing::Binding> bindings;  // as source
+    routing::BindingList bindings;  // as source
     BindingIndex binding_index;  // of `bindings`
-    std::shared_ptr<const ExchangeRoute> route;  // null after a change
     std::shared_ptr<ExchangeCounters> counters = std::make_shared<ExchangeCounters>();
+  };
+
+  // mu_, held for as long as the object lives; on release, publishers get a
+  // snapshot with whatever changed meanwhile. Every section under mu_ takes
+  // it this way, so no change is left unpublished.
+  class TopologyLock {
+   public:
+    explicit TopologyLock(VirtualHost* host) : host_(host), lock_(host->mu_) {}
+    ~TopologyLock() { host_->PublishChangesLocked(); }
+    TopologyLock(const TopologyLock&) = delete;
+    TopologyLock& operator=(const TopologyLock&) = delete;
+
+   private:
+    VirtualHost* const host_;
+    std::lock_guard<std::mutex> lock_;
   };
 
   // All below run with mu_ held.
@@ -151,7 +174,12 @@ class VirtualHost : public queue::QueueHost,
   void DeleteExchangeLocked(const std::string& name);
   // Removes the queue from the topology; the caller deletes its contents.
   void ForgetQueueLocked(const std::shared_ptr<queue::Queue>& queue);
-  void ChangedLocked() { version_.fetch_add(1, std::memory_order_acq_rel); }
+  // Record what the next snapshot must show anew (or no longer show).
+  void ExchangeChangedLocked(const std::string& name) { changed_exchanges_.insert(name); }
+  void QueueChangedLocked(const std::string& name) { changed_queues_.insert(name); }
+  // Hands publishers a snapshot with the recorded changes, if any.
+  void PublishChangesLocked();
+  std::shared_ptr<const ExchangeRoute> MakeRouteLocked(const ExchangeState& exchange) const;
   std::string GenerateNameLocked(std::string_view prefix);
 
   const std::string name_;
@@ -166,8 +194,9 @@ class VirtualHost : public queue::QueueHost,
   routing::DestinationId next_id_ = 1;
   absl::flat_hash_map<std::string, ExchangeState> exchanges_;
   absl::flat_hash_map<std::string, std::shared_ptr<queue::Queue>> queues_;
-  std::shared_ptr<const RoutingSnapshot> snapshot_;
-  uint64_t snapshot_version_ = 0;
+  absl::flat_hash_set<std::string> changed_exchanges_;
+  absl::flat_hash_set<std::string> changed_queues_;
+  SnapshotCell<RoutingSnapshot> published_;
   absl::flat_hash_map<std::string, std::weak_ptr<queue::Consumer>> reply_consumers_;
 };
 
