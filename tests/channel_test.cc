@@ -1110,6 +1110,24 @@ TEST_F(ChannelTest, ClosedChannelRunsNoPendingCallbacks) {
   EXPECT_EQ(requeued->delivery.message.body(), "m");
 }
 
+// RabbitMQ sends the basic.return and the confirm it decided for a publish
+// before the close-ok of a channel the client closes right after it (probed
+// against 3.10.8: Basic.Return, Basic.Ack, Channel.CloseOk), so the
+// publisher still learns that its message came back. Callbacks not yet run
+// are dropped by the close, but these two are kept.
+TEST_F(ChannelTest, ReturnAndConfirmDecidedBeforeCloseStillReachTheirHandlers) {
+  int returns = 0;
+  int confirms = 0;
+  ASSERT_TRUE(channel_->ConfirmSelect().ok());
+  channel_->SetReturnHandler([&](const ReturnedMessage&) { ++returns; });
+  channel_->SetConfirmHandler([&](const Confirm&) { ++confirms; });
+  ASSERT_TRUE(channel_->BasicPublish("", "nowhere", Message("m"), {.mandatory = true}).ok());
+  ASSERT_TRUE(channel_->Close().ok());
+  broker_->ProcessEvents();
+  EXPECT_EQ(returns, 1);
+  EXPECT_EQ(confirms, 1);
+}
+
 // ---- server-named queues and the "" shortcut ----
 
 TEST_F(ChannelTest, ServerNamedQueuesGetDistinctAmqGenNames) {
@@ -1312,26 +1330,6 @@ TEST_F(ChannelTest, ConsumerCallbackCanUseAnotherChannel) {
   EXPECT_TRUE(results[0].ok()) << results[0];
   EXPECT_TRUE(results[1].ok()) << results[1];
   EXPECT_TRUE(channel_->QueueDeclare("made-in-callback", {.passive = true}).ok());
-}
-
-// RabbitMQ sends the basic.return and the confirm it decided for a publish
-// before the close-ok of a channel the client closes right after it (probed
-// against 3.10.8: Basic.Return, Basic.Ack, Channel.CloseOk), so the
-// publisher still learns that its message came back. warren drops callbacks
-// not yet run when a channel closes, and with them the only sign of a
-// returned message's fate. Fails until ChannelCore::Close (lib/channel,
-// lib/dispatch) keeps them.
-TEST_F(ChannelTest, ReturnAndConfirmDecidedBeforeCloseStillReachTheirHandlers) {
-  int returns = 0;
-  int confirms = 0;
-  ASSERT_TRUE(channel_->ConfirmSelect().ok());
-  channel_->SetReturnHandler([&](const ReturnedMessage&) { ++returns; });
-  channel_->SetConfirmHandler([&](const Confirm&) { ++confirms; });
-  ASSERT_TRUE(channel_->BasicPublish("", "nowhere", Message("m"), {.mandatory = true}).ok());
-  ASSERT_TRUE(channel_->Close().ok());
-  broker_->ProcessEvents();
-  EXPECT_EQ(returns, 1);
-  EXPECT_EQ(confirms, 1);
 }
 
 }  // namespace
