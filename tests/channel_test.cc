@@ -10,6 +10,7 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -52,6 +53,12 @@ struct Inbox {
   }
 };
 
+// RabbitMQ's predeclared exchanges, each durable, with its type.
+constexpr std::pair<std::string_view, std::string_view> kPredeclaredExchanges[] = {
+    {"amq.direct", kDirect},   {"amq.fanout", kFanout}, {"amq.topic", kTopic},
+    {"amq.headers", kHeaders}, {"amq.match", kHeaders},
+};
+
 // One manual-dispatch broker with a connection and a channel: callbacks run
 // only inside ProcessEvents(), so every test sees a fixed order of events.
 class ChannelTest : public testing::Test {
@@ -89,6 +96,13 @@ class ChannelTest : public testing::Test {
   std::string TakeBody(std::string_view queue) {
     std::optional<GetResult> got = Get(queue, nullptr, {.no_ack = true});
     return got ? std::string(got->delivery.message.body()) : "";
+  }
+
+  // What `call` returns on a channel of its own: a refusal closes the
+  // channel it came on, so each of several refusals needs a fresh one.
+  template <typename Call>
+  absl::Status OnNewChannel(Call call) {
+    return call(*OpenChannel());
   }
 
   uint32_t ReadyCount(std::string_view queue) {
@@ -146,6 +160,39 @@ TEST_F(ChannelTest, ExchangeRedeclareWithAnotherDurableFlagIs406) {
             ReplyCode::kPreconditionFailed);
 }
 
+TEST_F(ChannelTest, ExchangeRedeclareWithAnotherInternalFlagIs406) {
+  ASSERT_TRUE(channel_->ExchangeDeclare("x", kDirect).ok());
+  EXPECT_EQ(ReplyCodeOf(channel_->ExchangeDeclare("x", kDirect, {.internal = true})),
+            ReplyCode::kPreconditionFailed);
+  auto fresh = OpenChannel();
+  ASSERT_TRUE(fresh->ExchangeDeclare("inner", kDirect, {.internal = true}).ok());
+  EXPECT_EQ(ReplyCodeOf(fresh->ExchangeDeclare("inner", kDirect)),
+            ReplyCode::kPreconditionFailed);
+}
+
+// A redeclare must match the type and flags of the exchange exactly, so its
+// success shows the type.
+TEST_F(ChannelTest, PredeclaredExchangesExistWithTheirTypes) {
+  for (auto [name, type] : kPredeclaredExchanges) {
+    EXPECT_TRUE(channel_->ExchangeDeclare(name, type, {.passive = true}).ok()) << name;
+    EXPECT_TRUE(channel_->ExchangeDeclare(name, type, {.durable = true}).ok()) << name;
+  }
+  EXPECT_TRUE(channel_->is_open());
+}
+
+// The "amq." prefix is refused only for new names (the exchange__amq_prefix
+// conformance case); an existing exchange is compared, as RabbitMQ's
+// exchange.declare does for any exchange it finds.
+TEST_F(ChannelTest, PredeclaredExchangeRedeclaredWithAnotherTypeIs406) {
+  for (auto [name, type] : kPredeclaredExchanges) {
+    const std::string_view other_type = type == kFanout ? kDirect : kFanout;
+    absl::Status s = OnNewChannel([&](Channel& c) {
+      return c.ExchangeDeclare(name, other_type, {.durable = true});
+    });
+    EXPECT_EQ(ReplyCodeOf(s), ReplyCode::kPreconditionFailed) << name << ": " << s;
+  }
+}
+
 TEST_F(ChannelTest, ExchangeDeclareWithAmqPrefixIs403) {
   EXPECT_EQ(ReplyCodeOf(channel_->ExchangeDeclare("amq.mine", kDirect)),
             ReplyCode::kAccessRefused);
@@ -193,6 +240,16 @@ TEST_F(ChannelTest, ExchangeBindRoutesThroughTheDestination) {
   Publish("src", "other", "dropped");
   EXPECT_EQ(TakeBody("q"), "routed");
   EXPECT_EQ(TakeBody("q"), "");
+}
+
+TEST_F(ChannelTest, InternalExchangeRoutesWhatReachesItThroughAnExchangeBinding) {
+  ASSERT_TRUE(channel_->ExchangeDeclare("front", kDirect).ok());
+  ASSERT_TRUE(channel_->ExchangeDeclare("inner", kFanout, {.internal = true}).ok());
+  DeclareQueue("q");
+  ASSERT_TRUE(channel_->QueueBind("q", "inner", "").ok());
+  ASSERT_TRUE(channel_->ExchangeBind("inner", "front", "k").ok());
+  Publish("front", "k", "through the binding");
+  EXPECT_EQ(TakeBody("q"), "through the binding");
 }
 
 TEST_F(ChannelTest, ExchangeUnbindStopsRouting) {
@@ -1246,6 +1303,118 @@ TEST_F(ChannelTest, RejectPublishQueueNacksAndWaitForConfirmsReportsDataLoss) {
 TEST_F(ChannelTest, WaitForConfirmsOutsideConfirmModeIsFailedPrecondition) {
   EXPECT_EQ(channel_->WaitForConfirms(absl::Seconds(1)).code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+// ---- what refusals name ----
+// A channel-level refusal names the queue or exchange it concerns, as
+// RabbitMQ's reply texts do (the default exchange, which has no name, aside).
+
+// Each refusal with the name its message must contain.
+struct Refusal {
+  absl::Status status;
+  std::string name;
+};
+
+void ExpectEachNamed(const std::vector<Refusal>& refusals, ReplyCode code) {
+  for (const Refusal& refusal : refusals) {
+    EXPECT_EQ(ReplyCodeOf(refusal.status), code) << refusal.status;
+    EXPECT_THAT(std::string(refusal.status.message()), HasSubstr(refusal.name));
+  }
+}
+
+TEST_F(ChannelTest, NotFoundRefusalsNameTheMissingQueueOrExchange) {
+  DeclareQueue("q");
+  ASSERT_TRUE(channel_->ExchangeDeclare("x", kDirect).ok());
+  Inbox inbox;
+  ExpectEachNamed(
+      {
+          {OnNewChannel([](Channel& c) {
+             return c.ExchangeDeclare("missing-x", kDirect, {.passive = true});
+           }),
+           "missing-x"},
+          {OnNewChannel([](Channel& c) { return c.ExchangeBind("x", "missing-src", "k"); }),
+           "missing-src"},
+          {OnNewChannel([](Channel& c) { return c.ExchangeBind("missing-dst", "x", "k"); }),
+           "missing-dst"},
+          {OnNewChannel([](Channel& c) { return c.QueueBind("q", "missing-x", "k"); }),
+           "missing-x"},
+          {OnNewChannel([](Channel& c) { return c.QueueUnbind("q", "missing-x", "k"); }),
+           "missing-x"},
+          {OnNewChannel([](Channel& c) { return c.BasicPublish("missing-x", "k", Message()); }),
+           "missing-x"},
+          {OnNewChannel([](Channel& c) {
+             return c.QueueDeclare("missing-q", {.passive = true}).status();
+           }),
+           "missing-q"},
+          {OnNewChannel([](Channel& c) { return c.QueueBind("missing-q", "x", "k"); }),
+           "missing-q"},
+          {OnNewChannel([](Channel& c) { return c.QueuePurge("missing-q").status(); }),
+           "missing-q"},
+          {OnNewChannel([](Channel& c) { return c.BasicGet("missing-q").status(); }),
+           "missing-q"},
+          {OnNewChannel([&](Channel& c) {
+             return c.BasicConsume("missing-q", inbox.Callback()).status();
+           }),
+           "missing-q"},
+      },
+      ReplyCode::kNotFound);
+}
+
+TEST_F(ChannelTest, ResourceLockedRefusalsNameTheExclusiveQueue) {
+  std::unique_ptr<Connection> owner = broker_->Connect().value();
+  ASSERT_TRUE(owner->OpenChannel().value()->QueueDeclare("theirs", {.exclusive = true}).ok());
+  ASSERT_TRUE(channel_->ExchangeDeclare("x", kDirect).ok());
+  Inbox inbox;
+  ExpectEachNamed(
+      {
+          {OnNewChannel([](Channel& c) {
+             return c.QueueDeclare("theirs", {.passive = true}).status();
+           }),
+           "theirs"},
+          {OnNewChannel([](Channel& c) {
+             return c.QueueDeclare("theirs", {.exclusive = true}).status();
+           }),
+           "theirs"},
+          {OnNewChannel([](Channel& c) { return c.QueueBind("theirs", "x", "k"); }), "theirs"},
+          {OnNewChannel([](Channel& c) { return c.QueueUnbind("theirs", "x", "k"); }), "theirs"},
+          {OnNewChannel([](Channel& c) { return c.QueuePurge("theirs").status(); }), "theirs"},
+          {OnNewChannel([](Channel& c) { return c.QueueDelete("theirs").status(); }), "theirs"},
+          {OnNewChannel([](Channel& c) { return c.BasicGet("theirs").status(); }), "theirs"},
+          {OnNewChannel([&](Channel& c) {
+             return c.BasicConsume("theirs", inbox.Callback()).status();
+           }),
+           "theirs"},
+      },
+      ReplyCode::kResourceLocked);
+}
+
+TEST_F(ChannelTest, AccessRefusedRefusalsNameTheQueueOrExchange) {
+  ASSERT_TRUE(channel_->ExchangeDeclare("inner", kFanout, {.internal = true}).ok());
+  DeclareQueue("shared");
+  DeclareQueue("solo");
+  Inbox inbox;
+  ASSERT_TRUE(channel_->BasicConsume("shared", inbox.Callback()).ok());
+  ASSERT_TRUE(channel_->BasicConsume("solo", inbox.Callback(), {.exclusive = true}).ok());
+  ExpectEachNamed(
+      {
+          {OnNewChannel([](Channel& c) { return c.ExchangeDeclare("amq.mine", kDirect); }),
+           "amq.mine"},
+          {OnNewChannel([](Channel& c) { return c.QueueDeclare("amq.mine").status(); }),
+           "amq.mine"},
+          {OnNewChannel([](Channel& c) { return c.ExchangeDelete("amq.direct"); }),
+           "amq.direct"},
+          {OnNewChannel([](Channel& c) { return c.BasicPublish("inner", "", Message()); }),
+           "inner"},
+          {OnNewChannel([&](Channel& c) {
+             return c.BasicConsume("shared", inbox.Callback(), {.exclusive = true}).status();
+           }),
+           "shared"},
+          {OnNewChannel([&](Channel& c) {
+             return c.BasicConsume("solo", inbox.Callback()).status();
+           }),
+           "solo"},
+      },
+      ReplyCode::kAccessRefused);
 }
 
 // ---- short strings ----
