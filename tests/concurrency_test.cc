@@ -1,10 +1,11 @@
 // tests/concurrency_test.cc: the broker under concurrent publishers and
-// consumers on its default thread pool, through the public API. Every message
+// consumers on its thread pool, through the public API. Every message
 // carries an id; the tests count each id per queue (nothing lost, nothing
-// duplicated), check per-publisher order, and check the redelivered flag
-// under random requeues. Waits are condition variables with a deadline that
-// fails the test; there is no sleep. Owns nothing outside this file; it must
-// not reach into lib/.
+// duplicated), check per-publisher and delivery-tag order and that one
+// consumer's callbacks never overlap, and check the redelivered flag under
+// random requeues. Waits are condition variables with a deadline that fails
+// the test; there is no sleep. Owns nothing outside this file; it must not
+// reach into lib/.
 
 #include <atomic>
 #include <condition_variable>
@@ -17,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -112,13 +114,22 @@ class OrderCheck {
   std::vector<int> last_;
 };
 
-// A thread-pool broker (the default) with its connections and channels. The
-// broker goes first on teardown: that waits for running callbacks, which use
-// the test's state.
+// What one consumer's callbacks record about themselves: how many ran, and
+// whether one is running now, so that a second one entering meanwhile (on
+// another pool thread) is caught.
+struct ConsumerProbe {
+  std::atomic<int> received{0};
+  std::atomic<bool> in_callback{false};
+};
+
+// A thread-pool broker (the default unless `options` say otherwise) with its
+// connections and channels. The broker goes first on teardown: that waits
+// for running callbacks, which use the test's state.
 class ConcurrencyTest : public testing::Test {
  protected:
-  ConcurrencyTest()
-      : broker_(Broker::Create().value()), connection_(broker_->Connect().value()) {}
+  explicit ConcurrencyTest(BrokerOptions options = {})
+      : broker_(Broker::Create(std::move(options)).value()),
+        connection_(broker_->Connect().value()) {}
   ~ConcurrencyTest() override { broker_.reset(); }
 
   Channel& NewChannel() {
@@ -162,20 +173,25 @@ class ConcurrencyTest : public testing::Test {
   }
 
   // Starts a manual-ack consumer with kPrefetch on its own channel; each
-  // delivery is recorded in `ledger_` under `queue_index`, checked by a
-  // fresh OrderCheck, then acked.
+  // delivery is checked for overlap with another callback of the consumer,
+  // for its delivery tag (one more than the last: the channel's order) and
+  // by a fresh OrderCheck, recorded in `ledger_` under `queue_index`, then
+  // acked.
   void ConsumeAndAck(const std::string& queue, int queue_index, bool contiguous) {
     Channel& channel = NewChannel();
     ASSERT_TRUE(channel.BasicQos(kPrefetch).ok());
-    std::atomic<int>& received = per_consumer_.emplace_back(0);
-    auto callback = [this, &channel, &received, queue_index, order = OrderCheck(contiguous)](
-                        const Delivery& d) mutable {
-      received.fetch_add(1);
+    ConsumerProbe& probe = consumers_.emplace_back();
+    auto callback = [this, &channel, &probe, queue_index, order = OrderCheck(contiguous),
+                     last_tag = uint64_t{0}](const Delivery& d) mutable {
+      if (probe.in_callback.exchange(true)) overlapping_callbacks_.fetch_add(1);
+      probe.received.fetch_add(1);
+      if (d.delivery_tag != ++last_tag) tag_order_violations_.fetch_add(1);
       const int id = IdOf(d);
       if (!order.Accept(id)) order_violations_.fetch_add(1);
       if (d.redelivered) unexpected_redeliveries_.fetch_add(1);
       if (!channel.BasicAck(d.delivery_tag).ok()) ack_failures_.fetch_add(1);
       ledger_->Record(queue_index, id);
+      probe.in_callback.store(false);
     };
     ASSERT_TRUE(channel.BasicConsume(queue, std::move(callback)).ok());
   }
@@ -188,21 +204,25 @@ class ConcurrencyTest : public testing::Test {
     }
     EXPECT_EQ(ack_failures_.load(), 0);
     EXPECT_EQ(unexpected_redeliveries_.load(), 0);
+    EXPECT_EQ(overlapping_callbacks_.load(), 0);
+    EXPECT_EQ(tag_order_violations_.load(), 0);
     // Consumers of one queue take turns, so none is left idle.
-    for (const std::atomic<int>& received : per_consumer_) EXPECT_GT(received.load(), 0);
+    for (const ConsumerProbe& consumer : consumers_) EXPECT_GT(consumer.received.load(), 0);
   }
 
   // The state callbacks touch lives here, not in test bodies, so that it
   // outlives the broker even when a test returns early.
   std::unique_ptr<Ledger> ledger_;  // ids acked (or received) per queue
   std::unique_ptr<Ledger> deliveries_;  // every delivery, for redelivery checks
-  std::deque<std::atomic<int>> per_consumer_;  // deliveries per ConsumeAndAck
+  std::deque<ConsumerProbe> consumers_;  // one per ConsumeAndAck
   std::atomic<int> nacks_{0};
   std::atomic<int> wrong_redelivered_flags_{0};
   std::atomic<int> publish_failures_{0};
   std::atomic<int> ack_failures_{0};
   std::atomic<int> order_violations_{0};
   std::atomic<int> unexpected_redeliveries_{0};
+  std::atomic<int> overlapping_callbacks_{0};  // a consumer's callback entered while one ran
+  std::atomic<int> tag_order_violations_{0};
 
   std::unique_ptr<Broker> broker_;
   std::unique_ptr<Connection> connection_;
@@ -248,6 +268,30 @@ INSTANTIATE_TEST_SUITE_P(ExchangeTypes, FanInTest, testing::Values(kDirect, kFan
                          [](const testing::TestParamInfo<std::string_view>& info) {
                            return std::string(info.param);
                          });
+
+// More pool threads than consumers' channels need, so that a consumer's
+// next callback could start on a second thread while the first still runs,
+// were the dispatcher to let it.
+class SeveralDispatchThreadsTest : public ConcurrencyTest {
+ protected:
+  static constexpr int kDispatchThreads = 4;
+  SeveralDispatchThreadsTest() : ConcurrencyTest({.dispatch_threads = kDispatchThreads}) {}
+};
+
+TEST_F(SeveralDispatchThreadsTest, OneConsumersCallbacksNeverOverlapAndComeInOrder) {
+  constexpr int kQueues = kDispatchThreads;
+  ledger_ = std::make_unique<Ledger>(kQueues);
+  std::vector<std::string> queues = DeclareBoundQueues("x", kFanout, kQueues);
+  for (int q = 0; q < kQueues; ++q) ConsumeAndAck(queues[q], q, /*contiguous=*/true);
+
+  PublishConcurrently("x", "key");
+
+  ExpectEveryIdExactlyOncePerQueue(kQueues);
+  for (const ConsumerProbe& consumer : consumers_) EXPECT_EQ(consumer.received.load(), kTotal);
+  EXPECT_EQ(overlapping_callbacks_.load(), 0);
+  EXPECT_EQ(tag_order_violations_.load(), 0);
+  EXPECT_EQ(order_violations_.load(), 0);
+}
 
 TEST_F(ConcurrencyTest, RandomNackRequeueStillAcksEveryMessageExactlyOnce) {
   constexpr int kConsumers = 3;
