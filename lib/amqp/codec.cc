@@ -3,7 +3,6 @@
 #include "amqp/codec.h"
 
 #include <cstring>
-#include <new>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -56,7 +55,10 @@ FieldValue DecodeValue(const amqp_field_value_t& v) {
 
 void* Encoder::Allocate(size_t size) {
   void* p = amqp_pool_alloc(pool_, size);
-  if (p == nullptr) throw std::bad_alloc();
+  if (p == nullptr) {
+    out_of_memory_ = true;
+    return nullptr;
+  }
   std::memset(p, 0, size);
   return p;
 }
@@ -87,14 +89,13 @@ amqp_field_value_t Encoder::Value(const FieldValue& value) {
           [&](const Timestamp& t) { out.kind = AMQP_FIELD_KIND_TIMESTAMP; out.value.u64 = t.seconds; },
           [&](const FieldArray& array) {
             out.kind = AMQP_FIELD_KIND_ARRAY;
+            if (array.empty()) return;
+            auto* entries = static_cast<amqp_field_value_t*>(
+                Allocate(sizeof(amqp_field_value_t) * array.size()));
+            if (entries == nullptr) return;  // left empty: out_of_memory()
             out.value.array.num_entries = static_cast<int>(array.size());
-            out.value.array.entries = array.empty()
-                ? nullptr
-                : static_cast<amqp_field_value_t*>(
-                      Allocate(sizeof(amqp_field_value_t) * array.size()));
-            for (size_t i = 0; i < array.size(); ++i) {
-              out.value.array.entries[i] = Value(array[i]);
-            }
+            out.value.array.entries = entries;
+            for (size_t i = 0; i < array.size(); ++i) entries[i] = Value(array[i]);
           },
           [&](const FieldTable& table) {
             out.kind = AMQP_FIELD_KIND_TABLE;
@@ -109,9 +110,11 @@ amqp_field_value_t Encoder::Value(const FieldValue& value) {
 amqp_table_t Encoder::Table(const FieldTable& table) {
   amqp_table_t out{};
   if (table.empty()) return out;
+  auto* entries =
+      static_cast<amqp_table_entry_t*>(Allocate(sizeof(amqp_table_entry_t) * table.size()));
+  if (entries == nullptr) return out;  // left empty: out_of_memory()
   out.num_entries = static_cast<int>(table.size());
-  out.entries = static_cast<amqp_table_entry_t*>(
-      Allocate(sizeof(amqp_table_entry_t) * table.size()));
+  out.entries = entries;
   int i = 0;
   for (const auto& [key, value] : table) {
     out.entries[i].key = Bytes(key);

@@ -361,7 +361,7 @@ absl::StatusOr<Reply> Link::Call(const std::shared_ptr<ChannelState>& channel,
       return;
     }
     Encoder encoder(&send_pool_);
-    void* decoded = build(encoder);
+    void* decoded = encoder.Sendable(build(encoder));
     it->second.expected.push_back({std::move(replies), call, std::move(hook)});
     SendMethod(channel->number, method, decoded);
     recycle_amqp_pool(&send_pool_);
@@ -377,7 +377,7 @@ absl::Status Link::Send(const std::shared_ptr<ChannelState>& channel,
     auto it = wires_.find(channel->number);
     if (it == wires_.end() || it->second.state != channel || it->second.closing) return;
     Encoder encoder(&send_pool_);
-    SendMethod(channel->number, method, build(encoder));
+    SendMethod(channel->number, method, encoder.Sendable(build(encoder)));
     recycle_amqp_pool(&send_pool_);
   };
   return Post(std::move(request));
@@ -393,9 +393,12 @@ absl::Status Link::Publish(const std::shared_ptr<ChannelState>& channel, uint64_
     if (it == wires_.end() || it->second.state != channel || it->second.closing) return;
     Encoder encoder(&send_pool_);
     amqp_basic_properties_t properties = encoder.Properties(message.properties());
-    const int rc = amqp_basic_publish(conn_, channel->number, Bytes(exchange), Bytes(routing_key),
-                                      options.mandatory, options.immediate, &properties,
-                                      Bytes(message.body()));
+    const int rc = encoder.out_of_memory()
+                       ? AMQP_STATUS_NO_MEMORY
+                       : amqp_basic_publish(conn_, channel->number, Bytes(exchange),
+                                            Bytes(routing_key), options.mandatory,
+                                            options.immediate, &properties,
+                                            Bytes(message.body()));
     recycle_amqp_pool(&send_pool_);
     if (seq != 0) it->second.published.push_back(seq);
     if (rc != AMQP_STATUS_OK) LinkDown(Lost(endpoint_, amqp_error_string2(rc)), true);
@@ -547,7 +550,8 @@ void Link::LinkDown(absl::Status reason, bool recoverable) {
 }
 
 void Link::SendMethod(uint16_t number, amqp_method_number_t method, void* decoded) {
-  const int rc = amqp_send_method(conn_, number, method, decoded);
+  const int rc = decoded == nullptr ? AMQP_STATUS_NO_MEMORY
+                                    : amqp_send_method(conn_, number, method, decoded);
   if (rc != AMQP_STATUS_OK) LinkDown(Lost(endpoint_, amqp_error_string2(rc)), true);
 }
 
@@ -980,7 +984,7 @@ absl::Status Link::RecoverTopology() {
     if (down_ || !done.ok()) break;
     Encoder encoder(&send_pool_);
     replay(StrCat("exchange '", x.name, "'"), AMQP_EXCHANGE_DECLARE_METHOD,
-           ExchangeDeclareMethod(encoder, x), AMQP_EXCHANGE_DECLARE_OK_METHOD)
+           encoder.Sendable(ExchangeDeclareMethod(encoder, x)), AMQP_EXCHANGE_DECLARE_OK_METHOD)
         .IgnoreError();
   }
   for (const QueueRecord& q : topology_.queues()) {
@@ -988,7 +992,8 @@ absl::Status Link::RecoverTopology() {
     Encoder encoder(&send_pool_);
     absl::StatusOr<Reply> declared = replay(
         StrCat("queue '", q.name, "'"), AMQP_QUEUE_DECLARE_METHOD,
-        QueueDeclareMethod(encoder, q.server_named ? std::string_view() : q.name, q.options),
+        encoder.Sendable(QueueDeclareMethod(
+            encoder, q.server_named ? std::string_view() : q.name, q.options)),
         AMQP_QUEUE_DECLARE_OK_METHOD);
     if (declared.ok() && q.server_named && declared->name != q.name) {
       topology_.Rename(q.name, declared->name);
@@ -1000,7 +1005,8 @@ absl::Status Link::RecoverTopology() {
     const BindingMethod method = BindingMethodOf(b, /*bind=*/true);
     replay(StrCat("the binding of ", b.to_exchange ? "exchange '" : "queue '", b.destination,
                   "' to exchange '", b.source, "' with key '", b.routing_key, "'"),
-           method.method, BindingMethodStruct(encoder, b, /*bind=*/true), method.reply)
+           method.method, encoder.Sendable(BindingMethodStruct(encoder, b, /*bind=*/true)),
+           method.reply)
         .IgnoreError();
   }
   // A refusal closed the channel already; the link dropping took it too.
@@ -1055,7 +1061,8 @@ void Link::RecoverChannel(uint16_t number) {
       const std::string queue = topology_.Resolve(c.queue);
       Encoder encoder(&send_pool_);
       absl::StatusOr<Reply> consumed =
-          CallOnIo(number, AMQP_BASIC_CONSUME_METHOD, ConsumeMethod(encoder, queue, c.options),
+          CallOnIo(number, AMQP_BASIC_CONSUME_METHOD,
+                   encoder.Sendable(ConsumeMethod(encoder, queue, c.options)),
                    {AMQP_BASIC_CONSUME_OK_METHOD});
       recycle_amqp_pool(&send_pool_);
       if (down_) return;

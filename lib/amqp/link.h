@@ -200,6 +200,9 @@ class Link {
   void OnContentDone(Wire& wire);
   void OnConfirm(Wire& wire, uint64_t broker_tag, bool multiple, bool ack);
   void FinishReply(Wire& wire, absl::StatusOr<Reply> reply);
+  // A failed send takes the link down, recoverably; a null `decoded` (an
+  // Encoder that ran out of memory, Encoder::Sendable) is not sent and fails
+  // as rabbitmq-c's own AMQP_STATUS_NO_MEMORY does.
   void SendMethod(uint16_t number, amqp_method_number_t method, void* decoded);
   void LinkDown(absl::Status reason, bool recoverable);
   // connection.close from this side; the link goes down, for good, with
