@@ -92,6 +92,11 @@ class Broker {
   // dispatch_seed without kManual, or a negative publish_block_timeout.
   static absl::StatusOr<std::unique_ptr<Broker>> Create(BrokerOptions options = {});
 
+  // Shuts the broker down: closes every connection (320 CONNECTION_FORCED,
+  // "broker shut down"; their channels answer 504 from then on), drops the
+  // queues with their messages, waits for running callbacks to return and
+  // joins the dispatch threads. Must not run inside one of the broker's own
+  // callbacks.
   ~Broker();
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;

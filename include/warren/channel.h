@@ -77,7 +77,9 @@ struct ExchangeDeleteOptions {
 
 struct QueueDeclareOptions {
   bool passive = false;      // only check that it exists (404 if not)
-  bool durable = false;
+  bool durable = false;      // recorded and compared (406 on a redeclare that
+                             // differs); a quorum queue must be durable;
+                             // warren keeps nothing on disk
   bool exclusive = false;    // owned by this connection, deleted with it
   bool auto_delete = false;  // deleted when its last consumer goes
   FieldTable arguments;      // x-message-ttl, x-max-length, ...
@@ -170,14 +172,19 @@ class Channel {
                                       const ExchangeDeleteOptions& options = {}) = 0;
 
   // exchange.bind: messages that `source` routes with `routing_key` (and
-  // `arguments`, for headers exchanges) are also routed by `destination`.
-  // Errors: 404 when either exchange is missing.
+  // `arguments`, for headers exchanges) are also routed by `destination`,
+  // even an internal one. Binding again what is bound succeeds. Errors: 403
+  // when either exchange is "" (the default exchange); 404 when either is
+  // missing; 406 when `source` is a headers exchange and `arguments` hold an
+  // x-match other than all, any, all-with-x or any-with-x.
   virtual absl::Status ExchangeBind(std::string_view destination,
                                     std::string_view source,
                                     std::string_view routing_key,
                                     const FieldTable& arguments = {}) = 0;
 
-  // exchange.unbind. Removing a binding that does not exist succeeds.
+  // exchange.unbind. Removing a binding that does not exist succeeds, even
+  // when either exchange is missing, as in RabbitMQ. Errors: 403 when either
+  // exchange is "" (the default exchange).
   virtual absl::Status ExchangeUnbind(std::string_view destination,
                                       std::string_view source,
                                       std::string_view routing_key,
@@ -194,23 +201,32 @@ class Channel {
   virtual absl::StatusOr<QueueDeclareResult> QueueDeclare(
       std::string_view queue, const QueueDeclareOptions& options = {}) = 0;
 
-  // queue.bind. Errors: 404 for a missing queue or exchange; 403 for binding
-  // to the default exchange.
+  // queue.bind. Binding again what is bound succeeds. Errors: 403 for
+  // binding to the default exchange (""); 404 for a missing queue or
+  // exchange; 405 for another connection's exclusive queue; 406 for an
+  // x-match other than all, any, all-with-x or any-with-x in `arguments` of
+  // a binding to a headers exchange.
   virtual absl::Status QueueBind(std::string_view queue, std::string_view exchange,
                                  std::string_view routing_key,
                                  const FieldTable& arguments = {}) = 0;
 
-  // queue.unbind. Errors: 404 for a missing queue or exchange.
+  // queue.unbind. Removing a binding that does not exist succeeds. Errors:
+  // 403 for the default exchange (""); 404 for a missing queue or exchange;
+  // 405 for another connection's exclusive queue.
   virtual absl::Status QueueUnbind(std::string_view queue, std::string_view exchange,
                                    std::string_view routing_key,
                                    const FieldTable& arguments = {}) = 0;
 
   // queue.purge: drops the ready messages (not the unacked ones) and returns
-  // how many. Errors: 404 for a missing queue.
+  // how many. Errors: 404 for a missing queue; 405 for another connection's
+  // exclusive queue.
   virtual absl::StatusOr<uint32_t> QueuePurge(std::string_view queue) = 0;
 
   // queue.delete: returns the number of ready messages dropped; a missing
-  // queue gives 0. Consumers of the queue are cancelled.
+  // queue gives 0. Consumers of the queue are cancelled (their on_cancel
+  // runs). Errors: 405 for another connection's exclusive queue; 406 with
+  // if_unused while the queue has consumers, or with if_empty while it has
+  // ready messages (the queue is kept).
   virtual absl::StatusOr<uint32_t> QueueDelete(std::string_view queue,
                                                const QueueDeleteOptions& options = {}) = 0;
 

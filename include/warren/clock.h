@@ -46,9 +46,14 @@ class Clock {
 // day, so that subtracting a TTL from Now() never underflows.
 class ManualClock final : public Clock {
  public:
+  // A clock at the Unix epoch plus one day, with no listener.
   ManualClock();
+  // The time the clock was set to by construction and every Advance so far.
   absl::Time Now() const override;
+  // Registers `listener`, called by each Advance once the time has moved
+  // (see Clock::AddAdvanceListener).
   int AddAdvanceListener(std::function<void()> listener) override;
+  // Removes a listener; an id not registered (or removed already) is ignored.
   void RemoveAdvanceListener(int id) override;
 
   // Moves time forward by `d` (negative durations are ignored) and notifies

@@ -72,8 +72,12 @@ class FieldTable {
   // Removes `key`; returns whether it was present.
   bool Erase(std::string_view key);
 
+  // True when the table has no entry.
   bool empty() const;
+  // The number of entries (of distinct keys).
   size_t size() const;
+  // The entries in insertion order (a key Set again keeps its first place);
+  // iterators are invalidated by the next Set or Erase.
   std::vector<Entry>::const_iterator begin() const;
   std::vector<Entry>::const_iterator end() const;
 

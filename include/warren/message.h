@@ -62,7 +62,11 @@ class Message {
   // The same body, shared, with other properties.
   Message WithProperties(BasicProperties properties) const;
 
+  // The body's bytes, "" when empty; valid while this Message or a copy of
+  // it lives.
   std::string_view body() const { return body_ ? std::string_view(*body_) : std::string_view(); }
+  // The basic properties; all unset when the message was made without any.
+  // Valid while this Message or a copy of it lives.
   const BasicProperties& properties() const {
     static const BasicProperties kNone;
     return properties_ ? *properties_ : kNone;

@@ -25,6 +25,7 @@
 
 namespace warren {
 
+// One queue's counters since it was declared, and its state now.
 struct QueueStats {
   std::string vhost;
   std::string name;
@@ -40,6 +41,8 @@ struct QueueStats {
   uint64_t bytes = 0;          // bodies held: ready and unacked
 };
 
+// One exchange's counters since it was declared; the default exchange ("")
+// and the predeclared amq.* exchanges have theirs too.
 struct ExchangeStats {
   std::string vhost;
   std::string name;            // "" for the default exchange
@@ -51,6 +54,9 @@ struct ExchangeStats {
 
 // Publish-to-callback latency: from the BasicPublish call to the start of a
 // consumer's callback, for one message in every 16 a channel publishes.
+// Percentiles of every sample since the broker was created, each rounded up
+// to the bound of its histogram bucket (log-linear) but never past max; all
+// zero before the first sample.
 struct LatencyStats {
   uint64_t samples = 0;
   absl::Duration p50;
@@ -60,6 +66,8 @@ struct LatencyStats {
   absl::Duration max;
 };
 
+// What Broker::Stats() returns: a copy, taken at the call, of every virtual
+// host's queues and exchanges and the broker-wide figures.
 struct BrokerStats {
   std::vector<QueueStats> queues;        // by vhost, then name
   std::vector<ExchangeStats> exchanges;  // by vhost, then name
