@@ -47,6 +47,13 @@
 
 namespace warren {
 
+namespace channel {
+class ConnectionCore;
+}  // namespace channel
+namespace testkit {
+class TestBroker;
+}  // namespace testkit
+
 enum class Dispatch { kThreadPool, kExecutor, kManual };
 
 // What a publish does while the broker holds more than memory_limit_bytes.
@@ -127,9 +134,13 @@ class Broker {
   // publish-to-callback latency (warren/stats.h).
   BrokerStats Stats() const;
 
-  class Impl;  // defined in lib/; not part of the API
-
  private:
+  class Impl;  // lib/broker/broker_impl.h
+  // Not part of the API: a connection holds the broker it was opened on,
+  // and the test kit reaches the broker's internals through it.
+  friend class channel::ConnectionCore;
+  friend class testkit::TestBroker;
+
   explicit Broker(std::shared_ptr<Impl> impl);
   std::shared_ptr<Impl> impl_;
 };

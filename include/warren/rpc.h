@@ -59,9 +59,9 @@ class RpcClient {
   absl::StatusOr<Message> Call(std::string_view exchange, std::string_view routing_key,
                                const Message& request, absl::Duration timeout);
 
-  class State;  // defined in lib/; not part of the API
-
  private:
+  class State;  // lib/rpc.cc
+
   RpcClient(std::unique_ptr<Channel> channel, std::shared_ptr<State> state);
   std::unique_ptr<Channel> channel_;
   std::shared_ptr<State> state_;

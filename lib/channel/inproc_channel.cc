@@ -312,7 +312,7 @@ absl::Status InprocChannel::BasicPublishBatch(std::string_view exchange,
 }
 
 absl::Status InprocChannel::WaitForMemory(std::unique_lock<std::mutex>& lock) {
-  Broker::Impl& broker = connection_->broker();
+  auto& broker = connection_->broker();
   broker::MemoryGauge& memory = broker.memory();
   const std::string full = StrCat("the broker holds ", memory.held(),
                                   " bytes of messages, over its memory limit of ",

@@ -38,17 +38,6 @@ BrokerOptions ToBrokerOptions(const TestBrokerOptions& options, ManualClock* clo
       .dispatch = Dispatch::kManual, .clock = clock, .dispatch_seed = options.seed};
 }
 
-// The in-process channel behind `channel`, or null after a test failure
-// when it is not one of `broker`'s (another broker's is misuse too).
-const channel::InprocChannel* InprocOf(const Channel& channel, const Broker::Impl& broker) {
-  const auto* inproc = dynamic_cast<const channel::InprocChannel*>(&channel);
-  if (inproc == nullptr || &inproc->connection()->broker() != &broker) {
-    ADD_FAILURE() << "the channel is not one of this TestBroker's";
-    return nullptr;
-  }
-  return inproc;
-}
-
 // The publish observer: records accepted publishes and fires armed faults.
 class Recorder final : public broker::PublishObserver {
  public:
@@ -109,7 +98,7 @@ class TestBroker::State {
         broker(Broker::Create(ToBrokerOptions(options, &clock)).value()),
         own_connection(broker->Connect().value()),
         // The broker's internals are reached through a connection of its
-        // own, so that warren/broker.h needs no door for the kit.
+        // own; warren/broker.h befriends the kit only to name their type.
         impl(dynamic_cast<channel::InprocConnection&>(*own_connection)
                  .core()
                  ->broker()
@@ -144,6 +133,17 @@ class TestBroker::State {
       ADD_FAILURE() << "no queue '" << name << "' in virtual host '" << vhost_name << "'";
     }
     return nullptr;
+  }
+
+  // The in-process channel behind `channel`, or null after a test failure
+  // when it is not one of this broker's (another broker's is misuse too).
+  const channel::InprocChannel* InprocOf(const Channel& channel) const {
+    const auto* inproc = dynamic_cast<const channel::InprocChannel*>(&channel);
+    if (inproc == nullptr || &inproc->connection()->broker() != impl.get()) {
+      ADD_FAILURE() << "the channel is not one of this TestBroker's";
+      return nullptr;
+    }
+    return inproc;
   }
 
   const TestMode mode;
@@ -216,7 +216,7 @@ bool TestBroker::HasQueue(std::string_view queue, std::string_view vhost) const 
 }
 
 std::vector<Delivery> TestBroker::UnackedOn(const Channel& channel) const {
-  const channel::InprocChannel* inproc = InprocOf(channel, *state_->impl);
+  const channel::InprocChannel* inproc = state_->InprocOf(channel);
   if (inproc == nullptr) return {};
   return inproc->core()->UnackedDeliveries();
 }
@@ -288,7 +288,7 @@ void TestBroker::NackNextConfirm(PublishMatcher which) {
 size_t TestBroker::pending_faults() const { return state_->recorder->pending(); }
 
 void TestBroker::CloseChannel(Channel& channel, absl::Status reason) {
-  const channel::InprocChannel* inproc = InprocOf(channel, *state_->impl);
+  const channel::InprocChannel* inproc = state_->InprocOf(channel);
   if (inproc == nullptr) return;
   // As InprocChannel::Fail: a connection-level code takes the connection.
   if (IsConnectionError(ReplyCodeOf(reason))) {
@@ -308,7 +308,7 @@ void TestBroker::CloseConnection(Connection& connection, absl::Status reason) {
 }
 
 void TestBroker::CancelConsumer(Channel& channel, std::string_view consumer_tag) {
-  const channel::InprocChannel* inproc = InprocOf(channel, *state_->impl);
+  const channel::InprocChannel* inproc = state_->InprocOf(channel);
   if (inproc == nullptr) return;
   std::shared_ptr<queue::Consumer> consumer;
   std::shared_ptr<queue::Queue> q;
