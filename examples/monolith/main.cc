@@ -6,12 +6,14 @@
 // charge it and publish payment.succeeded (or payment.failed, then retry it
 // after a delay through billing.retry, and dead-letter it to billing.dead
 // after its last attempt); orders marks the order paid and publishes
-// order.paid; shipping ships it and publishes shipment.sent; audit sees
-// every event. One order's charge fails once and succeeds on its retry;
-// another's fails every time and ends in billing.dead, whose x-death says
-// why. The demo waits, without sleeping, until every module has settled all
-// it should, prints what happened, and exits 0 only when every count is what
-// the flow implies.
+// order.paid; shipping books it with the carrier, ships it and publishes
+// shipment.sent; audit sees every event. One order's charge fails once and
+// succeeds on its retry; another's fails every time and ends in
+// billing.dead, whose x-death says why. The carrier times out once booking
+// a third order: shipping nacks that delivery with requeue, and ships the
+// order when the broker redelivers it. The demo waits, without sleeping,
+// until every module has settled all it should, prints what happened, and
+// exits 0 only when every count is what the flow implies.
 //
 // This file is the host: it owns the broker and the modules' lifetimes, and
 // reads the modules' stats. The modules never see the broker itself, only a
@@ -24,6 +26,8 @@
 //     Each process checks the counts of the modules it runs; the audit
 //     module's count of shipment.sent shows the orders shipped elsewhere.
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <functional>
@@ -59,7 +63,10 @@ constexpr std::string_view kModuleNames[] = {"orders", "billing", "shipping", "a
 constexpr int kOrders = 5;
 constexpr int kDeclinedOnceOrder = 3;    // paid on its second attempt
 constexpr int kAlwaysDeclinedOrder = 4;  // dead-lettered after its last attempt
+constexpr int kBookingTimeoutOrder = 2;  // shipped when redelivered after a nack
 constexpr int kPaidOrders = kOrders - 1;
+// Every paid order's order.paid once, and the one nacked with requeue again.
+constexpr int kShippingDeliveries = kPaidOrders + 1;
 const int kMaxAttempts = monolith::BillingOptions{}.max_attempts;
 // Order 3 waits once in billing.retry, order 4 before each attempt but the first.
 const int kRetries = 1 + (kMaxAttempts - 1);
@@ -70,6 +77,16 @@ const int kExpectedEvents = kOrders + 3 * kPaidOrders + kDeclinedAttempts;
 
 int AmountOf(int order_id) { return 1000 + 250 * (order_id - 1); }
 
+// A fault that happens once: Strikes() is true the first time only, even
+// when asked from several threads at once.
+class OneTimeFault {
+ public:
+  bool Strikes() { return !struck_.exchange(true); }
+
+ private:
+  std::atomic<bool> struck_{false};
+};
+
 // Stands in for the payment provider: a card check that times out once for
 // one order, and a provider that is down for another every time it is asked.
 class FlakyGateway final : public monolith::PaymentGateway {
@@ -78,15 +95,29 @@ class FlakyGateway final : public monolith::PaymentGateway {
     if (order.order_id == kAlwaysDeclinedOrder) {
       return absl::UnavailableError("payment provider unavailable");
     }
-    std::lock_guard<std::mutex> lock(mu_);
-    if (order.order_id != kDeclinedOnceOrder || declined_once_) return absl::OkStatus();
-    declined_once_ = true;
-    return absl::UnavailableError("card check timed out");
+    if (order.order_id == kDeclinedOnceOrder && card_check_timeout_.Strikes()) {
+      return absl::UnavailableError("card check timed out");
+    }
+    return absl::OkStatus();
   }
 
  private:
-  std::mutex mu_;
-  bool declined_once_ = false;
+  OneTimeFault card_check_timeout_;
+};
+
+// Stands in for the carrier: its booking service times out once, for one
+// order.
+class FlakyCarrier final : public monolith::Carrier {
+ public:
+  absl::Status Book(const monolith::OrderEvent& order) override {
+    if (order.order_id == kBookingTimeoutOrder && booking_timeout_.Strikes()) {
+      return absl::UnavailableError("carrier booking timed out");
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  OneTimeFault booking_timeout_;
 };
 
 // Wakes main() whenever a module settles a delivery, so that it waits for
@@ -163,14 +194,16 @@ struct Modules {
 // Subscribers start first, so that their queues exist before the first
 // event is published.
 void StartModules(const Placement& placement, Modules& modules,
-                  monolith::PaymentGateway& gateway, Progress& progress) {
+                  monolith::PaymentGateway& gateway, monolith::Carrier& carrier,
+                  Progress& progress) {
   auto notify = [&progress] { progress.Notify(); };
   const std::string_view url = placement.bus_url;
   if (placement.Runs("audit")) {
     modules.audit = Check(monolith::Audit::Start(url, notify), "start audit");
   }
   if (placement.Runs("shipping")) {
-    modules.shipping = Check(monolith::Shipping::Start(url, notify), "start shipping");
+    modules.shipping =
+        Check(monolith::Shipping::Start(url, carrier, notify), "start shipping");
   }
   if (placement.Runs("billing")) {
     modules.billing = Check(
@@ -196,7 +229,8 @@ bool EverythingSettled(const Modules& modules) {
          (!modules.billing ||
           (modules.billing->stats().deliveries_settled >= kOrders + kRetries &&
            !modules.billing->stats().dead_letters.empty())) &&
-         (!modules.shipping || modules.shipping->stats().deliveries_settled >= kPaidOrders) &&
+         (!modules.shipping ||
+          modules.shipping->stats().deliveries_settled >= kShippingDeliveries) &&
          (!modules.audit || modules.audit->stats().events_seen >= kExpectedEvents);
 }
 
@@ -309,6 +343,12 @@ bool CountsAsExpected(const Outcome& outcome) {
     e.Expect("billing declined attempts", billing.failed_attempts, kDeclinedAttempts);
     e.Expect("billing retries", billing.retried, kRetries);
     e.Expect("billing payments after a retry", billing.paid_after_retry, 1);
+    // Orders 1 and 2, both paid on their first attempt, are the work queue's
+    // first two deliveries, and a queue hands deliveries to its consumers in
+    // turn (round robin, in warren as in RabbitMQ): whatever the timing,
+    // each of the two workers is paid for one of them.
+    e.Expect("billing workers paid for no order",
+             std::count(billing.paid_by_worker.begin(), billing.paid_by_worker.end(), 0), 0);
     e.Expect("billing rejections on the last attempt", billing.dead_lettered, 1);
     e.Expect("orders in billing.dead", billing.dead_letters.size(), 1);
     if (billing.dead_letters.size() == 1) {
@@ -321,8 +361,15 @@ bool CountsAsExpected(const Outcome& outcome) {
     }
   }
   if (outcome.shipping) {
-    e.ExpectOrders("orders shipped", outcome.shipping->shipped_orders, paid_orders);
-    e.Expect("shipping duplicates", outcome.shipping->duplicates_ignored, 0);
+    const monolith::Shipping::Stats& shipping = *outcome.shipping;
+    e.ExpectOrders("orders shipped", shipping.shipped_orders, paid_orders);
+    e.Expect("shipping duplicates", shipping.duplicates_ignored, 0);
+    std::set<int> requeued;
+    for (const auto& [order_id, why] : shipping.requeued_orders) requeued.insert(order_id);
+    e.ExpectOrders("orders nacked with requeue by shipping", requeued, {kBookingTimeoutOrder});
+    e.ExpectOrders("orders shipped from a redelivery", shipping.shipped_on_redelivery,
+                   {kBookingTimeoutOrder});
+    e.Expect("shipping deliveries settled", shipping.deliveries_settled, kShippingDeliveries);
   }
   if (outcome.audit) {
     e.Expect("audit events", outcome.audit->events_seen, kExpectedEvents);
@@ -348,9 +395,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   // Declared before the broker so that they outlive it: destroying the
-  // broker waits for the modules' callbacks, which use all three.
+  // broker waits for the modules' callbacks, which use all four.
   Progress progress;
   FlakyGateway gateway;
+  FlakyCarrier carrier;
   Modules modules;
   std::unique_ptr<warren::Broker> broker;
   if (placement->bus_url == kInProcessBusUrl) {
@@ -358,7 +406,7 @@ int main(int argc, char** argv) {
     Check(warren::RegisterBroker(kBrokerName, broker.get()), "register the broker");
   }
 
-  StartModules(*placement, modules, gateway, progress);
+  StartModules(*placement, modules, gateway, carrier, progress);
   if (placement->split()) {
     std::vector<std::string_view> elsewhere;
     for (std::string_view module : kModuleNames) {
