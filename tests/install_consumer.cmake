@@ -2,7 +2,9 @@
 # WARREN_BINARY_DIR into WORK_DIR/prefix, then configures, builds and runs
 # CONSUMER_SOURCE_DIR against that prefix only, with the compiler and flags
 # warren was built with (a sanitizer build's library needs the sanitizer's
-# runtime in the program). Any failing step fails the test.
+# runtime in the program); then builds and runs the same program again with
+# the compiler alone and the flags `pkg-config --cflags --libs warren` reads
+# from the installed warren.pc. Any failing step fails the test.
 file(REMOVE_RECURSE "${WORK_DIR}")
 
 function(run_step)
@@ -26,3 +28,19 @@ if(found_at EQUAL -1)
 endif()
 run_step("${CMAKE_COMMAND}" --build "${WORK_DIR}/build" --config "${CONFIG}")
 run_step("${WORK_DIR}/build/find_package_consumer")
+
+# The same program without CMake, as a project using pkg-config builds it.
+execute_process(
+  COMMAND "${CMAKE_COMMAND}" -E env "PKG_CONFIG_PATH=${WORK_DIR}/prefix/lib/pkgconfig"
+          pkg-config --cflags --libs warren
+  OUTPUT_VARIABLE pkg_config_flags OUTPUT_STRIP_TRAILING_WHITESPACE
+  COMMAND_ERROR_IS_FATAL ANY)
+string(FIND "${pkg_config_flags}" "-I${WORK_DIR}/prefix/" pkg_config_found_at)
+if(pkg_config_found_at EQUAL -1)
+  message(FATAL_ERROR "install_consumer: pkg-config found the wrong warren: ${pkg_config_flags}")
+endif()
+separate_arguments(pkg_config_flags UNIX_COMMAND "${pkg_config_flags}")
+separate_arguments(build_flags UNIX_COMMAND "${CXX_FLAGS}")
+run_step("${CXX_COMPILER}" ${build_flags} -std=c++20 "${CONSUMER_SOURCE_DIR}/main.cc"
+         ${pkg_config_flags} -o "${WORK_DIR}/pkg_config_consumer")
+run_step("${WORK_DIR}/pkg_config_consumer")
