@@ -184,8 +184,10 @@ TEST_F(ChannelTest, PredeclaredExchangesExistWithTheirTypes) {
 // conformance case); an existing exchange is compared, as RabbitMQ's
 // exchange.declare does for any exchange it finds.
 TEST_F(ChannelTest, PredeclaredExchangeRedeclaredWithAnotherTypeIs406) {
-  for (auto [name, type] : kPredeclaredExchanges) {
-    const std::string_view other_type = type == kFanout ? kDirect : kFanout;
+  for (const auto& predeclared : kPredeclaredExchanges) {
+    // Not a structured binding: clang 14 cannot capture one in a lambda.
+    const std::string_view name = predeclared.first;
+    const std::string_view other_type = predeclared.second == kFanout ? kDirect : kFanout;
     absl::Status s = OnNewChannel([&](Channel& c) {
       return c.ExchangeDeclare(name, other_type, {.durable = true});
     });
