@@ -1118,6 +1118,37 @@ TEST_F(ChannelTest, CloseRequeuesUnackedDeliveries) {
   EXPECT_TRUE(got->delivery.redelivered);
 }
 
+TEST_F(ChannelTest, CloseRequeuesEachQueuesDeliveriesTogetherSoDropHeadDropsTheOldestFirst) {
+  DeclareQueue("dead");
+  DeclareQueue("other");
+  DeclareQueue("q", {.arguments = {{"x-max-length", int32_t{1}},
+                                   {"x-dead-letter-exchange", ""},
+                                   {"x-dead-letter-routing-key", "dead"}}});
+  // The channel holds, in tag order, "b" from q, "x" from another queue,
+  // then "a", older than "b" in q, which another channel gave back.
+  auto second = OpenChannel();
+  Publish("", "q", "a");
+  ASSERT_TRUE(Get("q", second.get()).has_value());
+  Publish("", "q", "b");
+  ASSERT_TRUE(Get("q").has_value());
+  Publish("", "other", "x");
+  ASSERT_TRUE(Get("other").has_value());
+  ASSERT_TRUE(second->BasicReject(1, {.requeue = true}).ok());
+  ASSERT_TRUE(Get("q").has_value());
+  Publish("", "q", "c");
+
+  ASSERT_TRUE(channel_->Close().ok());
+  // As RabbitMQ, which requeues a queue's deliveries at once: both come
+  // back, and the limit drops them oldest first, leaving the newest.
+  auto body_of_head = [&](std::string_view queue) {
+    std::optional<GetResult> got = Get(queue, second.get(), {.no_ack = true});
+    return got ? std::string(got->delivery.message.body()) : "";
+  };
+  EXPECT_EQ(body_of_head("dead"), "a");
+  EXPECT_EQ(body_of_head("dead"), "b");
+  EXPECT_EQ(body_of_head("q"), "c");
+}
+
 TEST_F(ChannelTest, CleanCloseIsIdempotentWithAnOkReason) {
   EXPECT_TRUE(channel_->Close().ok());
   EXPECT_TRUE(channel_->Close().ok());

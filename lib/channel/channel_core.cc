@@ -339,14 +339,22 @@ void RequeueAll(TakenDeliveries deliveries) {
 }
 
 void SettleAll(TakenDeliveries deliveries, queue::Settlement how) {
-  // One call per run of the same queue keeps each queue's work in tag order.
+  // One call per queue, with its deliveries in tag order, as RabbitMQ's
+  // channel settles with each queue at once: a queue over its length limit
+  // then drops the oldest of all it takes back, wherever their tags were.
+  // A delivery settled with an earlier one's queue has its queue cleared.
   absl::InlinedVector<queue::Unsettled, 1> run;
-  for (size_t i = 0; i < deliveries.size(); ++i) {
-    run.push_back(std::move(deliveries[i].delivery));
-    if (i + 1 == deliveries.size() || deliveries[i + 1].queue != deliveries[i].queue) {
-      deliveries[i].queue->Settle(absl::MakeSpan(run), how);
-      run.clear();
+  for (size_t first = 0; first < deliveries.size(); ++first) {
+    queue::Queue* const q = deliveries[first].queue.get();
+    if (q == nullptr) continue;
+    run.push_back(std::move(deliveries[first].delivery));
+    for (size_t i = first + 1; i < deliveries.size(); ++i) {
+      if (deliveries[i].queue.get() != q) continue;
+      run.push_back(std::move(deliveries[i].delivery));
+      deliveries[i].queue.reset();
     }
+    q->Settle(absl::MakeSpan(run), how);
+    run.clear();
   }
 }
 
