@@ -17,13 +17,13 @@
 #include <cstdint>
 #include <functional>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "dispatch/serial_queue.h"
@@ -75,9 +75,10 @@ class ChannelCore : public queue::DeliverySink,
   // false for an unknown tag.
   bool RemoveConsumer(const std::string& tag, std::shared_ptr<queue::Consumer>* consumer,
                       std::shared_ptr<queue::Queue>* queue);
-  // Every consumer's queue (to kick when channel credit frees up); direct
-  // reply-to has none.
+  // Every consumer's queue, by consumer tag (to kick when channel credit
+  // frees up); direct reply-to has none.
   std::vector<std::shared_ptr<queue::Queue>> ConsumerQueues();
+  // Removes every consumer; returns them by tag.
   std::vector<std::pair<std::shared_ptr<queue::Consumer>, std::shared_ptr<queue::Queue>>>
   TakeAllConsumers();
   // Like RemoveConsumer, but leaves the consumer in place.
@@ -153,8 +154,10 @@ class ChannelCore : public queue::DeliverySink,
   uint64_t next_delivery_tag_ = 1;
   std::deque<UnackedEntry> unacked_;  // ascending tags
   size_t unacked_live_ = 0;
-  absl::flat_hash_map<std::string,
-                      std::pair<std::shared_ptr<queue::Consumer>, std::shared_ptr<queue::Queue>>>
+  // By tag, ordered: what iterates it (kicks, closing) then runs in the
+  // same order on every run, as a hash map's would not.
+  std::map<std::string,
+           std::pair<std::shared_ptr<queue::Consumer>, std::shared_ptr<queue::Queue>>>
       consumers_;
   uint64_t next_publish_seq_ = 1;
   uint64_t unconfirmed_ = 0;
