@@ -1,10 +1,11 @@
 // tests/testing_deterministic_test.cc: the test kit's deterministic mode
 // (warren/testing.h): no thread of its own, callbacks only when the test
-// runs them, time only when the test moves it, and a seed that varies the
-// interleaving of channels reproducibly.
+// runs them, time (expiry, dead letters' x-death) only when the test moves
+// it, and a seed that varies the interleaving of channels reproducibly.
 #include <filesystem>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -20,6 +21,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
+using ::testing::Optional;
 using ::testing::SizeIs;
 
 size_t ThreadsOfThisProcess() {
@@ -174,6 +176,40 @@ TEST(TestBrokerDeterministic, SeedsExploreInterleavingsButKeepEachChannelsOrder)
   }
   // 20 interleavings are possible; 50 seeds find far more than a few.
   EXPECT_GE(seen.size(), 5u);
+}
+
+// The time x-death records, to the second, from the dead-letter queue's head.
+std::optional<absl::Time> DeathTimeOfHead(const TestBroker& broker) {
+  std::vector<QueuedMessage> dead = broker.MessagesIn("dead");
+  if (dead.empty()) return std::nullopt;
+  std::vector<XDeath> deaths = XDeathsOf(dead.front().message);
+  if (deaths.empty()) return std::nullopt;
+  return deaths.front().time;
+}
+
+absl::Time ToTheSecond(absl::Time t) { return absl::FromUnixSeconds(absl::ToUnixSeconds(t)); }
+
+TEST(TestBrokerDeterministic, ADeadLetterIsStampedWithTheManualClocksTime) {
+  TestBroker broker;
+  auto channel = broker.OpenChannel().value();
+  ASSERT_TRUE(channel->QueueDeclare("dead").ok());
+  ASSERT_TRUE(channel
+                  ->QueueDeclare("q", {.arguments = {{"x-message-ttl", int32_t{1500}},
+                                                     {"x-dead-letter-exchange", ""},
+                                                     {"x-dead-letter-routing-key", "dead"}}})
+                  .ok());
+  ASSERT_TRUE(broker.Publish("", "q", Message("first")).ok());
+  broker.AdvanceTime(absl::Milliseconds(1500));
+  const std::optional<absl::Time> first = DeathTimeOfHead(broker);
+  EXPECT_THAT(first, Optional(ToTheSecond(broker.clock().Now())));
+
+  ASSERT_TRUE(channel->QueuePurge("dead").ok());
+  broker.AdvanceTime(absl::Hours(1));
+  ASSERT_TRUE(broker.Publish("", "q", Message("second")).ok());
+  broker.AdvanceTime(absl::Milliseconds(1500));
+  const std::optional<absl::Time> second = DeathTimeOfHead(broker);
+  EXPECT_THAT(second, Optional(ToTheSecond(broker.clock().Now())));
+  EXPECT_NE(first, second);
 }
 
 TEST(TestBrokerDeterministic, TheClockStartsAtTheSameTimeInEveryTest) {

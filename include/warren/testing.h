@@ -146,6 +146,9 @@ struct XDeath {
   std::string exchange;
   std::vector<std::string> routing_keys;
   int64_t count = 0;  // times it died in that queue for that reason
+  // When it (last) died there, to the second (an AMQP timestamp), by the
+  // broker's clock: a TestBroker's manual clock.
+  absl::Time time = absl::InfinitePast();
 };
 
 // The x-death entries of `message`, most recent first as RabbitMQ orders

@@ -8,6 +8,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "broker/dead_letter.h"
 #include "string_view.h"
 #include "warren/status.h"
@@ -26,6 +27,14 @@ constexpr std::pair<std::string_view, std::string_view> kPredeclared[] = {
 absl::Status DefaultExchangeRefused() {
   return AmqpError(ReplyCode::kAccessRefused,
                    "operation not permitted on the default exchange");
+}
+
+// x-death's time. The system clock is steady, counting from an arbitrary
+// point, so under it a death takes the wall-clock time; any other clock
+// (a test's ManualClock) is the broker's time, which the death follows so
+// that a dead letter is the same on every run.
+absl::Time DeathTime(Clock& clock) {
+  return &clock == Clock::System() ? absl::Now() : clock.Now();
 }
 
 // Matches the binding of `destination` by `key` with `arguments`.
@@ -555,7 +564,7 @@ void VirtualHost::DeadLetter(const queue::Queue& from, std::vector<queue::DeadLe
     const queue::Publication& p = *letter.envelope.publication;
     Message message =
         MakeDeadLetter(p, letter.reason, from.config().name,
-                       policy.dead_letter_routing_key.has_value(), absl::Now());
+                       policy.dead_letter_routing_key.has_value(), DeathTime(*clock_));
     // RabbitMQ routes a dead letter by the override key alone, or else by
     // every key it was published with (CC included).
     std::vector<std::string> keys = policy.dead_letter_routing_key

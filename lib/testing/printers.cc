@@ -10,6 +10,7 @@
 #include <type_traits>
 #include <variant>
 
+#include "absl/time/time.h"
 #include "warren/testing.h"
 
 namespace warren {
@@ -226,6 +227,11 @@ std::vector<XDeath> XDeathsOf(const Message& message) {
     if (const FieldValue* count = table->Find("count")) {
       death.count = count->AsInteger().value_or(0);
     }
+    if (const FieldValue* time = table->Find("time")) {
+      if (const Timestamp* at = time->Get<Timestamp>()) {
+        death.time = absl::FromUnixSeconds(static_cast<int64_t>(at->seconds));
+      }
+    }
     deaths.push_back(std::move(death));
   }
   return deaths;
@@ -281,7 +287,9 @@ void PrintTo(const XDeath& death, std::ostream* os) {
   PrintString(death.queue, os);
   *os << ", reason: ";
   PrintString(death.reason, os);
-  *os << ", count: " << death.count << ", exchange: ";
+  *os << ", count: " << death.count
+      << ", time: " << absl::FormatTime(absl::RFC3339_sec, death.time, absl::UTCTimeZone())
+      << ", exchange: ";
   PrintString(death.exchange, os);
   *os << ", routing_keys: [";
   for (size_t i = 0; i < death.routing_keys.size(); ++i) {
