@@ -1,6 +1,7 @@
 // tests/dispatch_test.cc: where callback work runs (lib/dispatch/*): the
-// Dispatcher's three modes and its shutdown, SerialQueue's one-at-a-time
-// order on a thread pool, and TimerService firing on ManualClock advances.
+// Dispatcher's three modes, its shutdown and its seeded order, SerialQueue's
+// one-at-a-time order on a thread pool, and TimerService firing on
+// ManualClock advances.
 // Threads are waited for with latches and futures, never with sleeps.
 #include <algorithm>
 #include <atomic>
@@ -8,6 +9,9 @@
 #include <latch>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <utility>
@@ -28,6 +32,8 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
+using ::testing::SizeIs;
+using ::testing::UnorderedElementsAre;
 
 BrokerOptions Manual() { return BrokerOptions{.dispatch = Dispatch::kManual}; }
 
@@ -211,6 +217,31 @@ TEST(Dispatcher, ShutdownWaitsForTheRunningTaskAndDropsQueuedOnes) {
   EXPECT_FALSE(queued_ran.load());
 }
 
+// The order a seeded dispatcher gives 0..n-1 by Shuffle.
+std::vector<int> ShuffledUnder(std::optional<uint64_t> seed, int n) {
+  Dispatcher d({.dispatch = Dispatch::kManual, .dispatch_seed = seed});
+  std::vector<int> items;
+  for (int i = 0; i < n; ++i) items.push_back(i);
+  d.Shuffle(std::span(items));
+  return items;
+}
+
+TEST(Dispatcher, ShuffleWithoutASeedLeavesTheOrder) {
+  EXPECT_THAT(ShuffledUnder(std::nullopt, 4), ElementsAre(0, 1, 2, 3));
+}
+
+TEST(Dispatcher, ShuffleDrawsAnOrderThatTheSeedReplays) {
+  std::set<std::vector<int>> seen;
+  for (uint64_t seed = 0; seed < 30; ++seed) {
+    std::vector<int> order = ShuffledUnder(seed, 4);
+    EXPECT_EQ(order, ShuffledUnder(seed, 4)) << "seed " << seed;
+    EXPECT_THAT(order, UnorderedElementsAre(0, 1, 2, 3)) << "seed " << seed;
+    seen.insert(order);
+  }
+  // 24 orders are possible; 30 seeds find far more than a few.
+  EXPECT_GE(seen.size(), 8u);
+}
+
 TEST(SerialQueue, RunsTasksOneAtATimeInOrderOnAThreadPool) {
   constexpr int kTasks = 1000;  // several batches of the queue
   std::atomic<int> running{0};
@@ -286,7 +317,8 @@ TEST(SerialQueue, CloseFromARunningTaskLetsItFinishAndDropsTheRest) {
 
 TEST(TimerService, FiresOnAdvanceInDeadlineOrder) {
   ManualClock clock;
-  TimerService timers(&clock);
+  Dispatcher unseeded(Manual());
+  TimerService timers(&clock, &unseeded);
   const absl::Time start = clock.Now();
   std::vector<std::string> fired;
   timers.Schedule(start + absl::Seconds(3), [&] { fired.push_back("3s"); });
@@ -297,9 +329,37 @@ TEST(TimerService, FiresOnAdvanceInDeadlineOrder) {
   EXPECT_THAT(fired, ElementsAre("1s", "1s-second", "2s", "3s"));
 }
 
+// Fires two timers due at one instant and a later one, under `seed`.
+std::vector<std::string> FiringOrderUnder(uint64_t seed) {
+  ManualClock clock;
+  Dispatcher seeded({.dispatch = Dispatch::kManual, .dispatch_seed = seed});
+  TimerService timers(&clock, &seeded);
+  const absl::Time start = clock.Now();
+  std::vector<std::string> fired;
+  timers.Schedule(start + absl::Seconds(2), [&] { fired.push_back("later"); });
+  timers.Schedule(start + absl::Seconds(1), [&] { fired.push_back("a"); });
+  timers.Schedule(start + absl::Seconds(1), [&] { fired.push_back("b"); });
+  clock.Advance(absl::Seconds(5));
+  return fired;
+}
+
+TEST(TimerService, UnderASeedTimersDueAtOneInstantFireInADrawnOrderBeforeLaterOnes) {
+  std::set<std::vector<std::string>> seen;
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    std::vector<std::string> fired = FiringOrderUnder(seed);
+    EXPECT_EQ(fired, FiringOrderUnder(seed)) << "seed " << seed;
+    ASSERT_THAT(fired, SizeIs(3)) << "seed " << seed;
+    EXPECT_EQ(fired.back(), "later") << "seed " << seed;
+    seen.insert(fired);
+  }
+  EXPECT_THAT(seen, UnorderedElementsAre(ElementsAre("a", "b", "later"),
+                                         ElementsAre("b", "a", "later")));
+}
+
 TEST(TimerService, DoesNotFireBeforeTheDeadline) {
   ManualClock clock;
-  TimerService timers(&clock);
+  Dispatcher unseeded(Manual());
+  TimerService timers(&clock, &unseeded);
   int fired = 0;
   timers.Schedule(clock.Now() + absl::Seconds(1), [&] { ++fired; });
   clock.Advance(absl::Milliseconds(999));
@@ -314,7 +374,8 @@ TEST(TimerService, DoesNotFireBeforeTheDeadline) {
 
 TEST(TimerService, FiresOnlyWhatBecameDue) {
   ManualClock clock;
-  TimerService timers(&clock);
+  Dispatcher unseeded(Manual());
+  TimerService timers(&clock, &unseeded);
   const absl::Time start = clock.Now();
   std::vector<int> fired;
   timers.Schedule(start + absl::Seconds(1), [&] { fired.push_back(1); });
@@ -327,7 +388,8 @@ TEST(TimerService, FiresOnlyWhatBecameDue) {
 
 TEST(TimerService, TimerAlreadyDueFiresOnFireDue) {
   ManualClock clock;
-  TimerService timers(&clock);
+  Dispatcher unseeded(Manual());
+  TimerService timers(&clock, &unseeded);
   int fired = 0;
   timers.Schedule(clock.Now() - absl::Seconds(1), [&] { ++fired; });
   EXPECT_EQ(fired, 0);  // Schedule does not run work inline
@@ -337,7 +399,8 @@ TEST(TimerService, TimerAlreadyDueFiresOnFireDue) {
 
 TEST(TimerService, ShutdownDropsPendingTimersAndStopsListening) {
   ManualClock clock;
-  TimerService timers(&clock);
+  Dispatcher unseeded(Manual());
+  TimerService timers(&clock, &unseeded);
   int fired = 0;
   DestructionProbe probe;
   timers.Schedule(clock.Now() + absl::Seconds(1),

@@ -18,7 +18,7 @@ Broker::Impl::Impl(const BrokerOptions& options)
       clock_(options.clock != nullptr ? options.clock : Clock::System()),
       memory_(options.memory_limit_bytes),
       dispatcher_(options),
-      timers_(clock_) {}
+      timers_(clock_, &dispatcher_) {}
 
 absl::Status Broker::Impl::AddVirtualHost(std::string_view name) {
   if (name.empty() || name.size() > 255) {

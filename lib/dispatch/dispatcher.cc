@@ -72,6 +72,11 @@ Task Dispatcher::PopLocked() {
   return task;
 }
 
+size_t Dispatcher::DrawBelow(size_t n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return (*shuffle_)() % n;
+}
+
 size_t Dispatcher::ProcessEvents(absl::Duration timeout) {
   if (mode_ != Dispatch::kManual) return 0;
   // A caller polling in a loop must not contend with publishers for mu_.

@@ -12,7 +12,9 @@
 // Schedule() wakes a parked thread only when no spinner will take the task.
 //
 // For the test kit (lib/testing/) it also offers a seeded order of manual
-// tasks (BrokerOptions::dispatch_seed) and a wait for an idle thread pool.
+// tasks (BrokerOptions::dispatch_seed), the same seeded draws for other
+// units that vary an order by the seed (Shuffle), and a wait for an idle
+// thread pool.
 #ifndef WARREN_LIB_DISPATCH_DISPATCHER_H_
 #define WARREN_LIB_DISPATCH_DISPATCHER_H_
 
@@ -23,7 +25,9 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <span>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -60,6 +64,19 @@ class Dispatcher {
   // task per turn, so that channels can interleave at every callback.
   bool shuffled() const { return shuffle_.has_value(); }
 
+  // With a seed: reorders `items` by draws from the PRNG that orders the
+  // tasks, so that the units which decide an order RabbitMQ leaves open
+  // (which queue takes a message first, which timer fires first) vary it by
+  // the same seed, and replay it. Without a seed: leaves them as they are.
+  template <typename T>
+  void Shuffle(std::span<T> items) {
+    if (!shuffled()) return;
+    for (size_t i = items.size(); i > 1; --i) {
+      using std::swap;
+      swap(items[i - 1], items[DrawBelow(i)]);
+    }
+  }
+
   // True when tasks wait for a thread: a SerialQueue with work left yields
   // its thread then, and otherwise keeps it.
   bool others_waiting() const { return queued_.load(std::memory_order_relaxed) > 0; }
@@ -80,6 +97,8 @@ class Dispatcher {
   // thread is doing so already. Returns with nothing locked.
   void SpinForWork();
   Task PopLocked();
+  // A draw from shuffle_ below `n`, under mu_.
+  size_t DrawBelow(size_t n);
 
   const Dispatch mode_;
   Executor* const executor_;

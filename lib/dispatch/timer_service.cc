@@ -1,12 +1,15 @@
 // TimerService: a deadline map, fired by a waiting thread or a clock advance.
 #include "dispatch/timer_service.h"
 
+#include <algorithm>
+#include <span>
 #include <utility>
 #include <vector>
 
 namespace warren::dispatch {
 
-TimerService::TimerService(Clock* clock) : clock_(clock) {
+TimerService::TimerService(Clock* clock, Dispatcher* dispatcher)
+    : clock_(clock), dispatcher_(dispatcher) {
   listener_id_ = clock_->AddAdvanceListener([this] { FireDue(); });
   if (clock_ == Clock::System()) thread_ = std::thread([this] { WaitLoop(); });
 }
@@ -23,15 +26,23 @@ void TimerService::Schedule(absl::Time at, absl::AnyInvocable<void() &&> work) {
 }
 
 void TimerService::FireDue() {
-  std::vector<absl::AnyInvocable<void() &&>> due;
+  std::vector<std::pair<absl::Time, absl::AnyInvocable<void() &&>>> due;
   {
     std::lock_guard<std::mutex> lock(mu_);
     const absl::Time now = clock_->Now();
     auto end = timers_.upper_bound(now);
-    for (auto it = timers_.begin(); it != end; ++it) due.push_back(std::move(it->second));
+    for (auto it = timers_.begin(); it != end; ++it) {
+      due.emplace_back(it->first, std::move(it->second));
+    }
     timers_.erase(timers_.begin(), end);
   }
-  for (auto& work : due) std::move(work)();
+  for (auto same = due.begin(); same != due.end();) {
+    auto later = std::find_if(same, due.end(),
+                              [at = same->first](const auto& timer) { return timer.first != at; });
+    dispatcher_->Shuffle(std::span(same, later));
+    same = later;
+  }
+  for (auto& [at, work] : due) std::move(work)();
 }
 
 void TimerService::Shutdown() {
