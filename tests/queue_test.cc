@@ -1,12 +1,13 @@
 // tests/queue_test.cc: one AMQP queue (lib/queue/queue.*) on its own: order,
-// priorities, consumers and credit, length limits, TTL, expiry, deletion and
-// concurrent intake. A fake QueueHost and fake DeliverySinks record what the
+// priorities, consumers and credit, length limits, TTL, expiry, deletion,
+// concurrent intake, and delivering in turns (under a seed). A fake QueueHost and fake DeliverySinks record what the
 // queue asks of its virtual host and its channels; time moves only through a
 // ManualClock, so nothing here sleeps.
 #include "queue/queue.h"
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -39,6 +40,10 @@ void Settle(Queue& q, std::vector<Unsettled> deliveries, Settlement how) {
 
 class FakeHost : public QueueHost {
  public:
+  // `delivers_in_turns`: as under a seeded dispatcher, the queue's delivery
+  // turns wait here until RunDeliveryTurns.
+  explicit FakeHost(bool delivers_in_turns = false) : delivers_in_turns_(delivers_in_turns) {}
+
   struct Letter {
     std::string body;
     DeadLetterReason reason;
@@ -69,6 +74,28 @@ class FakeHost : public QueueHost {
 
   void MemoryChanged(int64_t delta) override { held_bytes_ += delta; }
   int64_t held_bytes() const { return held_bytes_; }
+
+  bool DeliversInTurns() override { return delivers_in_turns_; }
+  void ScheduleDeliveryTurn(std::weak_ptr<Queue> queue) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    turns_.push_back(std::move(queue));
+  }
+  // Runs up to `limit` delivery turns, oldest first, the turns they schedule
+  // included; returns how many ran.
+  size_t RunDeliveryTurns(size_t limit = SIZE_MAX) {
+    size_t ran = 0;
+    for (; ran < limit; ++ran) {
+      std::weak_ptr<Queue> next;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (turns_.empty()) break;
+        next = std::move(turns_.front());
+        turns_.erase(turns_.begin());
+      }
+      if (std::shared_ptr<Queue> q = next.lock()) q->RunDeliveryTurn();
+    }
+    return ran;
+  }
 
   // Moves the clock and calls OnTimer for each timer that came due, as the
   // virtual host's TimerService does.
@@ -106,8 +133,10 @@ class FakeHost : public QueueHost {
   ManualClock clock_;
 
  private:
+  const bool delivers_in_turns_;
   std::atomic<int64_t> held_bytes_{0};
   std::mutex mu_;
+  std::vector<std::weak_ptr<Queue>> turns_;
   std::vector<Letter> letters_;
   std::vector<Timer> timers_;
   std::vector<const Queue*> deleted_unused_;
@@ -138,11 +167,29 @@ class FakeSink : public DeliverySink {
     std::lock_guard<std::mutex> lock(mu_);
     delivered_.push_back({consumer->tag, std::string(envelope.publication->message.body()),
                           envelope.redelivered, Unsettled{envelope, consumer}});
+    history_.push_back(consumer->tag + ":" + delivered_.back().body);
+  }
+
+  bool DeliverIfOpen(const std::shared_ptr<Consumer>& consumer, Queue* queue,
+                     Envelope& envelope) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closed_) return false;
+    }
+    Deliver(consumer, queue, envelope);
+    return true;
+  }
+
+  // As a closed channel: DeliverIfOpen refuses.
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
   }
 
   void Cancelled(const std::shared_ptr<Consumer>& consumer) override {
     std::lock_guard<std::mutex> lock(mu_);
     cancelled_.push_back(consumer->tag);
+    history_.push_back("cancelled " + consumer->tag);
   }
 
   void GiveChannelCredit(int n) {
@@ -170,12 +217,20 @@ class FakeSink : public DeliverySink {
     std::lock_guard<std::mutex> lock(mu_);
     return cancelled_;
   }
+  // Deliveries ("tag:body") and cancels ("cancelled tag") in the order the
+  // channel heard of them.
+  std::vector<std::string> history() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return history_;
+  }
 
  private:
   std::mutex mu_;
+  bool closed_ = false;
   std::optional<int> channel_credit_;
   std::vector<Delivered> delivered_;
   std::vector<std::string> cancelled_;
+  std::vector<std::string> history_;
 };
 
 struct QueueOptions {
@@ -1081,6 +1136,99 @@ TEST(Queue, ConcurrentPublishersWithoutConsumerAreAllQueued) {
     ++next[t];
   }
   EXPECT_EQ(next, std::vector<int>(kThreads, kPerThread));
+}
+
+TEST(Queue, DeliveringInTurnsDecidesOnArrivalButHandsOverOneDeliveryPerTurn) {
+  FakeHost host(/*delivers_in_turns=*/true);
+  std::shared_ptr<Queue> q = NewQueue(host);
+  auto sink = std::make_shared<FakeSink>();
+  ASSERT_TRUE(q->AddConsumer(NewConsumer("c", sink)).ok());
+  Publish(*q, "a");
+  Publish(*q, "b");
+  // Decided: no longer ready, held by the consumer, not yet on the channel.
+  EXPECT_EQ(q->GetCounts().messages, 0u);
+  EXPECT_EQ(q->Consumers().front().unacked, 2u);
+  EXPECT_THAT(sink->bodies(), IsEmpty());
+  EXPECT_EQ(host.RunDeliveryTurns(1), 1u);
+  EXPECT_THAT(sink->bodies(), ElementsAre("a"));
+  EXPECT_EQ(host.RunDeliveryTurns(), 1u);
+  EXPECT_THAT(sink->bodies(), ElementsAre("a", "b"));
+}
+
+TEST(Queue, DeliveringInTurnsKeepsLimitsAsIfDeliveredOnArrival) {
+  FakeHost host(/*delivers_in_turns=*/true);
+  std::shared_ptr<Queue> q = NewQueue(
+      host, {.arguments = {{"x-max-length", int32_t{1}}, {"x-overflow", "reject-publish"}}});
+  auto sink = std::make_shared<FakeSink>();
+  ASSERT_TRUE(q->AddConsumer(NewConsumer("c", sink)).ok());
+  ConfirmProbe first;
+  ConfirmProbe second;
+  q->Publish(NewEnvelope("a", {}, first.confirm), nullptr);
+  q->Publish(NewEnvelope("b", {}, second.confirm), nullptr);
+  // "a" went to the consumer on arrival, so "b" fits.
+  EXPECT_EQ(*first.outcome, std::optional<bool>(true));
+  EXPECT_EQ(*second.outcome, std::optional<bool>(true));
+  host.RunDeliveryTurns();
+  EXPECT_THAT(sink->bodies(), ElementsAre("a", "b"));
+}
+
+TEST(Queue, DeliveringInTurnsRequeuesADeliveryWhoseChannelClosedMeanwhile) {
+  FakeHost host(/*delivers_in_turns=*/true);
+  std::shared_ptr<Queue> q = NewQueue(host);
+  auto sink = std::make_shared<FakeSink>();
+  std::shared_ptr<Consumer> consumer = NewConsumer("c", sink);
+  ASSERT_TRUE(q->AddConsumer(consumer).ok());
+  Publish(*q, "a");
+  sink->Close();
+  q->RemoveConsumer(consumer.get());
+  host.RunDeliveryTurns();
+  EXPECT_THAT(sink->bodies(), IsEmpty());
+  std::optional<Queue::Got> got = q->Get(/*no_ack=*/true);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->envelope.publication->message.body(), "a");
+  EXPECT_TRUE(got->envelope.redelivered);
+}
+
+TEST(Queue, DeliveringInTurnsLosesANoAckDeliveryWithItsClosedChannel) {
+  FakeHost host(/*delivers_in_turns=*/true);
+  std::shared_ptr<Queue> q = NewQueue(host);
+  auto sink = std::make_shared<FakeSink>();
+  std::shared_ptr<Consumer> consumer = NewConsumer("c", sink, {.no_ack = true});
+  ASSERT_TRUE(q->AddConsumer(consumer).ok());
+  Publish(*q, "a");
+  sink->Close();
+  q->RemoveConsumer(consumer.get());
+  host.RunDeliveryTurns();
+  EXPECT_THAT(sink->bodies(), IsEmpty());
+  EXPECT_EQ(q->GetCounts().messages, 0u);
+}
+
+TEST(Queue, DeliveringInTurnsDeleteHandsOverWhatItDecidedBeforeCancelling) {
+  FakeHost host(/*delivers_in_turns=*/true);
+  std::shared_ptr<Queue> q = NewQueue(host);
+  auto sink = std::make_shared<FakeSink>();
+  ASSERT_TRUE(q->AddConsumer(NewConsumer("c", sink)).ok());
+  Publish(*q, "a");
+  ASSERT_TRUE(q->Delete(/*if_unused=*/false, /*if_empty=*/false).ok());
+  EXPECT_THAT(sink->history(), ElementsAre("c:a", "cancelled c"));
+  EXPECT_EQ(host.RunDeliveryTurns(), 1u);  // the turn asked for finds nothing left
+  EXPECT_THAT(sink->history(), ElementsAre("c:a", "cancelled c"));
+}
+
+TEST(Queue, CancelConsumerHandsOverWhatItDecidedThenTellsTheChannel) {
+  FakeHost host(/*delivers_in_turns=*/true);
+  std::shared_ptr<Queue> q = NewQueue(host);
+  auto sink = std::make_shared<FakeSink>();
+  std::shared_ptr<Consumer> consumer = NewConsumer("c", sink);
+  ASSERT_TRUE(q->AddConsumer(consumer).ok());
+  Publish(*q, "a");
+  q->CancelConsumer(consumer);
+  EXPECT_THAT(sink->history(), ElementsAre("c:a", "cancelled c"));
+  EXPECT_THAT(q->Consumers(), IsEmpty());
+  Publish(*q, "b");
+  host.RunDeliveryTurns();
+  EXPECT_THAT(sink->bodies(), ElementsAre("a"));
+  EXPECT_EQ(q->GetCounts().messages, 1u);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // tests/testing_deterministic_test.cc: the test kit's deterministic mode
 // (warren/testing.h): no thread of its own, callbacks only when the test
 // runs them, time (expiry, dead letters' x-death) only when the test moves
-// it, and a seed that varies the interleaving of channels reproducibly.
+// it, and a seed that varies the interleaving of channels and queues
+// reproducibly.
 #include <filesystem>
 #include <iterator>
 #include <memory>
@@ -19,7 +20,10 @@
 namespace warren::testkit {
 namespace {
 
+using ::testing::_;
+using ::testing::Contains;
 using ::testing::ElementsAre;
+using ::testing::Field;
 using ::testing::IsEmpty;
 using ::testing::Optional;
 using ::testing::SizeIs;
@@ -176,6 +180,150 @@ TEST(TestBrokerDeterministic, SeedsExploreInterleavingsButKeepEachChannelsOrder)
   }
   // 20 interleavings are possible; 50 seeds find far more than a few.
   EXPECT_GE(seen.size(), 5u);
+}
+
+// The entries of `log` ("queue:body") that `queue` delivered, in order.
+std::vector<std::string> From(const std::string& queue, const std::vector<std::string>& log) {
+  std::vector<std::string> from;
+  for (const std::string& entry : log) {
+    if (entry.starts_with(queue + ":")) from.push_back(entry);
+  }
+  return from;
+}
+
+// One channel consumes two queues bound to a fanout exchange, to which three
+// messages are published: the order of its callbacks, as "queue:body".
+std::vector<std::string> FanoutArrivalsUnder(TestBrokerOptions options) {
+  TestBroker broker(options);
+  auto setup = broker.OpenChannel().value();
+  setup->ExchangeDeclare("events", kFanout).IgnoreError();
+  auto connection = broker.Connect().value();
+  auto channel = connection->OpenChannel().value();
+  std::vector<std::string> log;
+  for (std::string queue : {"q1", "q2"}) {
+    setup->QueueDeclare(queue).IgnoreError();
+    setup->QueueBind(queue, "events", "").IgnoreError();
+    channel
+        ->BasicConsume(queue, [&log, queue](const Delivery& d) {
+          log.push_back(queue + ":" + std::string(d.message.body()));
+        }, {.no_ack = true})
+        .IgnoreError();
+  }
+  for (std::string n : {"1", "2", "3"}) broker.Publish("events", "", Message(n)).IgnoreError();
+  broker.RunUntilIdle();
+  return log;
+}
+
+TEST(TestBrokerDeterministic, WithoutASeedQueuesDeliverAPublishInTheOrderTheyWereDeclared) {
+  EXPECT_THAT(FanoutArrivalsUnder({}),
+              ElementsAre("q1:1", "q2:1", "q1:2", "q2:2", "q1:3", "q2:3"));
+}
+
+TEST(TestBrokerDeterministic, SeedsVaryWhichQueueDeliversFirstButKeepEachQueuesOrder) {
+  std::set<std::string> first_arrivals;
+  std::set<std::vector<std::string>> seen;
+  for (uint64_t seed = 0; seed < 50; ++seed) {
+    std::vector<std::string> log = FanoutArrivalsUnder({.seed = seed});
+    EXPECT_THAT(From("q1", log), ElementsAre("q1:1", "q1:2", "q1:3")) << "seed " << seed;
+    EXPECT_THAT(From("q2", log), ElementsAre("q2:1", "q2:2", "q2:3")) << "seed " << seed;
+    if (!log.empty()) first_arrivals.insert(log.front());
+    seen.insert(std::move(log));
+  }
+  EXPECT_THAT(first_arrivals, ElementsAre("q1:1", "q2:1"));
+  // Also orders that varying each publish's queues alone cannot give: one
+  // queue two messages ahead of the other.
+  EXPECT_THAT(seen, Contains(ElementsAre("q1:1", "q1:2", _, _, _, _)));
+  EXPECT_GE(seen.size(), 8u);
+}
+
+TEST(TestBrokerDeterministic, TheSameSeedReplaysTheSameOrderOfQueues) {
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    EXPECT_EQ(FanoutArrivalsUnder({.seed = seed}), FanoutArrivalsUnder({.seed = seed}))
+        << "seed " << seed;
+  }
+}
+
+// A channel with a channel-wide prefetch of 1 consumes "q0", "q1" and "q2",
+// holding "a", "b" and "c", acking each delivery: the order it gets them.
+// Each ack frees the one credit the other queues wait for.
+std::vector<std::string> ChannelWideCreditUnder(TestBrokerOptions options) {
+  TestBroker broker(options);
+  auto connection = broker.Connect().value();
+  auto channel = connection->OpenChannel().value();
+  for (auto [queue, body] : {std::pair{"q0", "a"}, {"q1", "b"}, {"q2", "c"}}) {
+    channel->QueueDeclare(queue).IgnoreError();
+    broker.Publish("", queue, Message(body)).IgnoreError();
+  }
+  channel->BasicQos(1, {.global = true}).IgnoreError();
+  std::vector<std::string> got;
+  for (const char* queue : {"q0", "q1", "q2"}) {
+    channel
+        ->BasicConsume(queue, [&](const Delivery& d) {
+          got.emplace_back(d.message.body());
+          channel->BasicAck(d.delivery_tag).IgnoreError();
+        })
+        .IgnoreError();
+  }
+  broker.RunUntilIdle();
+  return got;
+}
+
+TEST(TestBrokerDeterministic, SeedsVaryWhichQueueTakesChannelWideCreditAnAckFrees) {
+  EXPECT_THAT(ChannelWideCreditUnder({}), ElementsAre("a", "b", "c"));
+  std::set<std::vector<std::string>> seen;
+  for (uint64_t seed = 0; seed < 30; ++seed) {
+    std::vector<std::string> got = ChannelWideCreditUnder({.seed = seed});
+    EXPECT_EQ(got, ChannelWideCreditUnder({.seed = seed})) << "seed " << seed;
+    seen.insert(std::move(got));
+  }
+  EXPECT_THAT(seen, ElementsAre(ElementsAre("a", "b", "c"), ElementsAre("a", "c", "b")));
+}
+
+// Two queues whose messages expire at the same instant dead-letter them into
+// one queue: the order they arrive there.
+std::vector<std::string> SimultaneousExpiryUnder(TestBrokerOptions options) {
+  TestBroker broker(options);
+  auto channel = broker.OpenChannel().value();
+  channel->QueueDeclare("dead").IgnoreError();
+  for (std::string queue : {"q1", "q2"}) {
+    channel
+        ->QueueDeclare(queue, {.arguments = {{"x-message-ttl", int32_t{1000}},
+                                             {"x-dead-letter-exchange", ""},
+                                             {"x-dead-letter-routing-key", "dead"}}})
+        .IgnoreError();
+    broker.Publish("", queue, Message("from " + queue)).IgnoreError();
+  }
+  broker.AdvanceTime(absl::Seconds(1));
+  std::vector<std::string> dead;
+  for (const QueuedMessage& m : broker.MessagesIn("dead")) dead.emplace_back(m.message.body());
+  return dead;
+}
+
+TEST(TestBrokerDeterministic, SeedsVaryWhichOfTheTimersDueAtOneInstantFiresFirst) {
+  EXPECT_THAT(SimultaneousExpiryUnder({}), ElementsAre("from q1", "from q2"));
+  std::set<std::vector<std::string>> seen;
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    std::vector<std::string> dead = SimultaneousExpiryUnder({.seed = seed});
+    EXPECT_EQ(dead, SimultaneousExpiryUnder({.seed = seed})) << "seed " << seed;
+    seen.insert(std::move(dead));
+  }
+  EXPECT_THAT(seen, ElementsAre(ElementsAre("from q1", "from q2"),
+                                ElementsAre("from q2", "from q1")));
+}
+
+TEST(TestBrokerDeterministic, UnderASeedADeliveryReachesItsChannelInRunUntilIdle) {
+  TestBroker broker({.seed = 1});
+  auto connection = broker.Connect().value();
+  auto channel = connection->OpenChannel().value();
+  ASSERT_TRUE(channel->QueueDeclare("q").ok());
+  ASSERT_TRUE(channel->BasicConsume("q", [](const Delivery&) {}).ok());
+  ASSERT_TRUE(broker.Publish("", "q", Message("m")).ok());
+  // The queue gave it to the consumer at once; the channel has yet to hear.
+  EXPECT_THAT(broker.MessagesIn("q"), IsEmpty());
+  EXPECT_THAT(broker.ConsumersOf("q"), ElementsAre(Field(&ConsumerInfo::unacked, 1u)));
+  EXPECT_THAT(broker.UnackedOn(*channel), IsEmpty());
+  broker.RunUntilIdle();
+  EXPECT_THAT(broker.UnackedOn(*channel), ElementsAre(HasBody("m")));
 }
 
 // The time x-death records, to the second, from the dead-letter queue's head.

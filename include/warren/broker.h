@@ -17,7 +17,8 @@
 //   - kExecutor: on an Executor the application passes in;
 //   - kManual: on the thread that calls ProcessEvents(), as in pika's
 //     process_data_events; nothing runs until it is called. With a
-//     dispatch_seed, the order among channels is shuffled reproducibly.
+//     dispatch_seed, the order among channels and queues is varied
+//     reproducibly.
 // Publishing, acking and topology changes take effect in the calling thread,
 // before the call returns, in every mode.
 //
@@ -66,9 +67,16 @@ struct BrokerOptions {
   Clock* clock = nullptr;         // nullptr: Clock::System(); must outlive it
   // kManual only (Create refuses it otherwise): ProcessEvents() runs ready
   // callbacks in an order drawn from a PRNG seeded with this, one callback
-  // per turn, so tests can explore interleavings of channels and replay one
-  // from its seed. One channel's callbacks keep their order. Unset: in the
-  // order they became ready.
+  // per turn, and the same draws vary the order in which queues run: each
+  // queue hands its deliveries to their channels one per turn of its own
+  // (a delivery reaches its channel, with its delivery tag, in
+  // ProcessEvents), and the queues one publish or dead letter reaches take
+  // it, the queues an ack frees channel-wide credit for ask for it, and the
+  // expiry timers due at one instant fire, in a drawn order. So tests can
+  // explore interleavings of channels and queues and replay one from its
+  // seed. Only orders RabbitMQ could produce: each queue keeps its order,
+  // one queue's deliveries to a channel keep theirs, and one channel's
+  // callbacks keep their order. Unset: in the order they became ready.
   std::optional<uint64_t> dispatch_seed;
   // The message bodies the broker may hold in its queues (ready or unacked;
   // a body in several queues counts once in each) before publishing stops,

@@ -6,8 +6,9 @@
 //     test calls RunUntilIdle(), and time moves only when it calls
 //     AdvanceTime(), so TTLs, expiry and dead-lettering happen at a known
 //     point and a test gives the same result every run. Given a seed, the
-//     order in which ready channels run is shuffled reproducibly: run a test
-//     under many seeds to explore interleavings, replay a failure from its;
+//     order in which ready channels and queues run is varied reproducibly:
+//     run a test under many seeds to explore interleavings, replay a
+//     failure from its seed;
 //   - inspectable without consuming: the messages of a queue, the unacked
 //     deliveries of a channel, the bindings of an exchange, the consumers of
 //     a queue, and a log of every publish;
@@ -94,9 +95,17 @@ enum class TestMode {
 
 struct TestBrokerOptions {
   TestMode mode = TestMode::kDeterministic;
-  // kDeterministic: shuffle the order in which ready channels run, one
-  // callback per turn, reproducibly for a given seed
-  // (BrokerOptions::dispatch_seed). Unset: the order they became ready.
+  // kDeterministic: vary, reproducibly for a given seed, the order in which
+  // ready channels run (one callback per turn) and queues run: how the
+  // deliveries of several queues interleave on a channel (each queue hands
+  // one delivery to its channel per turn), which of the queues a publish or
+  // dead letter reaches takes it first, which queue gets channel-wide
+  // credit an ack frees, which of the timers due at one instant fires first
+  // (BrokerOptions::dispatch_seed). Only orders RabbitMQ could produce:
+  // each queue keeps its order, one queue's deliveries to a channel keep
+  // theirs, a consumer's callbacks run one at a time. A delivery reaches its
+  // channel (UnackedOn) in RunUntilIdle.
+  // Unset: everything runs in the order it became ready.
   // Ignored by kThreaded, where the threads decide.
   std::optional<uint64_t> seed;
   // kThreaded: the number of dispatch threads (at least one is used).

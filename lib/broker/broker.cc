@@ -33,7 +33,7 @@ absl::Status Broker::Impl::AddVirtualHost(std::string_view name) {
   if (!vhosts_.contains(ToAbsl(name))) {
     vhosts_.emplace(std::string(name),
                     std::make_shared<broker::VirtualHost>(std::string(name), clock_, &timers_,
-                                                          &memory_));
+                                                          &memory_, &dispatcher_));
   }
   return absl::OkStatus();
 }

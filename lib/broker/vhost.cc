@@ -3,6 +3,7 @@
 #include "broker/vhost.h"
 
 #include <algorithm>
+#include <span>
 #include <utility>
 
 #include "absl/random/random.h"
@@ -55,11 +56,12 @@ std::shared_ptr<const RoutingSnapshot> EmptySnapshot(
 }  // namespace
 
 VirtualHost::VirtualHost(std::string name, Clock* clock, dispatch::TimerService* timers,
-                         MemoryGauge* memory)
+                         MemoryGauge* memory, dispatch::Dispatcher* dispatcher)
     : name_(std::move(name)),
       clock_(clock),
       timers_(timers),
       memory_(memory),
+      dispatcher_(dispatcher),
       published_(EmptySnapshot(default_counters_)) {
   TopologyLock lock(this);
   for (auto [exchange, type] : kPredeclared) {
@@ -549,6 +551,8 @@ void VirtualHost::PublishInternal(std::string_view exchange,
   std::vector<std::shared_ptr<queue::Queue>> targets;
   const std::optional<FieldTable>& headers = message.properties().headers;
   snapshot->Route(x, keys, headers ? &*headers : nullptr, &targets);
+  // As a publish's queues (InprocChannel::FlushPublishesLocked).
+  dispatcher_->Shuffle(std::span(targets));
   auto publication = std::make_shared<const queue::Publication>(
       queue::Publication{std::string(exchange), std::move(routing_keys.front()), message});
   for (const std::shared_ptr<queue::Queue>& q : targets) {
@@ -577,6 +581,12 @@ void VirtualHost::DeadLetter(const queue::Queue& from, std::vector<queue::DeadLe
 void VirtualHost::ScheduleTimer(std::weak_ptr<queue::Queue> queue, absl::Time at) {
   timers_->Schedule(at, [queue = std::move(queue)]() mutable {
     if (std::shared_ptr<queue::Queue> q = queue.lock()) q->OnTimer();
+  });
+}
+
+void VirtualHost::ScheduleDeliveryTurn(std::weak_ptr<queue::Queue> queue) {
+  dispatcher_->Schedule([queue = std::move(queue)] {
+    if (std::shared_ptr<queue::Queue> q = queue.lock()) q->RunDeliveryTurn();
   });
 }
 

@@ -10,6 +10,10 @@
 // topology and the snapshots; it must not touch a queue's messages (the Queue
 // does) or channel state (the channel does).
 //
+// Under a seeded dispatcher (BrokerOptions::dispatch_seed) its queues
+// deliver in turns on the dispatcher, and a dead letter reaches the queues
+// its exchange routes it to in an order the seed draws.
+//
 // For the test kit (lib/testing/) it also lists its queues and the bindings
 // of an exchange, as copies taken under its lock.
 #ifndef WARREN_LIB_BROKER_VHOST_H_
@@ -30,6 +34,7 @@
 #include "broker/memory_gauge.h"
 #include "broker/routing_snapshot.h"
 #include "broker/snapshot_cell.h"
+#include "dispatch/dispatcher.h"
 #include "dispatch/timer_service.h"
 #include "queue/queue.h"
 #include "warren/channel.h"
@@ -40,9 +45,10 @@ namespace warren::broker {
 class VirtualHost : public queue::QueueHost,
                     public std::enable_shared_from_this<VirtualHost> {
  public:
-  // `memory` counts what its queues hold; it must outlive them.
+  // `memory` counts what its queues hold; it must outlive them, as must the
+  // other services, which are the broker's.
   VirtualHost(std::string name, Clock* clock, dispatch::TimerService* timers,
-              MemoryGauge* memory);
+              MemoryGauge* memory, dispatch::Dispatcher* dispatcher);
 
   const std::string& name() const { return name_; }
 
@@ -126,6 +132,8 @@ class VirtualHost : public queue::QueueHost,
   void ScheduleTimer(std::weak_ptr<queue::Queue> queue, absl::Time at) override;
   void DeleteUnused(const std::shared_ptr<queue::Queue>& queue) override;
   void MemoryChanged(int64_t delta) override { memory_->Add(delta); }
+  bool DeliversInTurns() override { return dispatcher_->shuffled(); }
+  void ScheduleDeliveryTurn(std::weak_ptr<queue::Queue> queue) override;
 
  private:
   struct ExchangeState {
@@ -186,6 +194,7 @@ class VirtualHost : public queue::QueueHost,
   Clock* const clock_;
   dispatch::TimerService* const timers_;
   MemoryGauge* const memory_;
+  dispatch::Dispatcher* const dispatcher_;
   const std::shared_ptr<ExchangeCounters> default_counters_ =
       std::make_shared<ExchangeCounters>();
 

@@ -5,6 +5,7 @@
 #include <iterator>
 #include <utility>
 
+#include "absl/base/attributes.h"
 #include "absl/strings/str_cat.h"
 #include "broker/latency_histogram.h"
 #include "string_view.h"
@@ -60,16 +61,21 @@ bool ChannelCore::TryTakeChannelCredit() {
   return true;
 }
 
-void ChannelCore::Deliver(const std::shared_ptr<queue::Consumer>& consumer, queue::Queue* queue,
-                          queue::Envelope envelope) {
+// Inlined into each caller, so that Deliver, on every delivery without a
+// seed, pays no call and no test of `only_if_open`.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool ChannelCore::Record(
+    const std::shared_ptr<queue::Consumer>& consumer, queue::Queue* queue,
+    queue::Envelope& envelope, bool only_if_open) {
   const bool redelivered = envelope.redelivered;
   std::shared_ptr<const queue::Publication>& seen =
       envelope.shown ? envelope.shown : envelope.publication;
   // The unacked record keeps the envelope; otherwise the mail takes it over.
   std::shared_ptr<const queue::Publication> shown =
       consumer->no_ack ? std::move(seen) : seen;
-  consumer->in_mailbox.fetch_add(1, std::memory_order_relaxed);
+  // A delivery handed over in a turn was counted when its queue held it.
+  if (!only_if_open) consumer->in_mailbox.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(mu_);
+  if (only_if_open && !is_open()) return false;
   const uint64_t tag = next_delivery_tag_++;
   if (!consumer->no_ack) {
     // Recorded before the callback can run (and even if the channel is
@@ -82,6 +88,17 @@ void ChannelCore::Deliver(const std::shared_ptr<queue::Consumer>& consumer, queu
   // queues on several threads deliver to this channel at once: a consumer
   // that acks with multiple must have seen every tag it covers.
   mailbox_->Post(Mail{consumer, std::move(shown), tag, redelivered, {}});
+  return true;
+}
+
+void ChannelCore::Deliver(const std::shared_ptr<queue::Consumer>& consumer, queue::Queue* queue,
+                          queue::Envelope envelope) {
+  Record(consumer, queue, envelope, /*only_if_open=*/false);
+}
+
+bool ChannelCore::DeliverIfOpen(const std::shared_ptr<queue::Consumer>& consumer,
+                                queue::Queue* queue, queue::Envelope& envelope) {
+  return Record(consumer, queue, envelope, /*only_if_open=*/true);
 }
 
 void ChannelCore::Cancelled(const std::shared_ptr<queue::Consumer>& consumer) {

@@ -50,6 +50,8 @@ class ChannelCore : public queue::DeliverySink,
   bool TryTakeChannelCredit() override;
   void Deliver(const std::shared_ptr<queue::Consumer>& consumer, queue::Queue* queue,
                queue::Envelope envelope) override;
+  bool DeliverIfOpen(const std::shared_ptr<queue::Consumer>& consumer, queue::Queue* queue,
+                     queue::Envelope& envelope) override;
   void Cancelled(const std::shared_ptr<queue::Consumer>& consumer) override;
 
   // basic.get's delivery: a tag, and an unacked record unless `no_ack`.
@@ -127,6 +129,10 @@ class ChannelCore : public queue::DeliverySink,
   };
   static void Run(Mail& mail);
   void PostTask(dispatch::Task task);
+  // Deliver and DeliverIfOpen: a tag, the unacked record, the mail. With
+  // `only_if_open`, nothing once the channel is closed (false).
+  bool Record(const std::shared_ptr<queue::Consumer>& consumer, queue::Queue* queue,
+              queue::Envelope& envelope, bool only_if_open);
 
   // An unacked delivery by tag. Settled entries stay behind, marked, until
   // they reach the front or outnumber the live ones, so that recording and

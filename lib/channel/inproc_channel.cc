@@ -2,8 +2,10 @@
 #include "channel/inproc_channel.h"
 
 #include <algorithm>
+#include <numeric>
 #include <utility>
 
+#include "absl/base/optimization.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
@@ -54,7 +56,10 @@ absl::Status AppendRoutingHeader(const FieldTable& headers, std::string_view nam
 
 InprocChannel::InprocChannel(std::shared_ptr<ConnectionCore> connection,
                              std::shared_ptr<ChannelCore> core)
-    : connection_(std::move(connection)), core_(std::move(core)), vhost_(*connection_->vhost()) {}
+    : connection_(std::move(connection)),
+      core_(std::move(core)),
+      vhost_(*connection_->vhost()),
+      dispatcher_(connection_->broker().dispatcher()) {}
 
 InprocChannel::~InprocChannel() { core_->Close(absl::OkStatus()); }
 
@@ -333,6 +338,7 @@ absl::Status InprocChannel::WaitForMemory(std::unique_lock<std::mutex>& lock) {
 }
 
 void InprocChannel::FlushPublishesLocked() {
+  if (ABSL_PREDICT_FALSE(dispatcher_.shuffled()) && waiting_.size() > 1) ShuffleRouteLocked();
   for (size_t i = 0; i < waiting_.size(); ++i) {
     if (waiting_[i].empty()) continue;
     const Target& t = last_route_.targets[i];
@@ -340,6 +346,20 @@ void InprocChannel::FlushPublishesLocked() {
     waiting_[i].clear();
   }
   waiting_bytes_ = 0;
+}
+
+void InprocChannel::ShuffleRouteLocked() {
+  std::vector<size_t> order(waiting_.size());
+  std::iota(order.begin(), order.end(), 0);
+  dispatcher_.Shuffle(std::span(order));
+  std::vector<Target> targets;
+  std::vector<std::vector<queue::Envelope>> waiting;
+  for (size_t i : order) {
+    targets.push_back(last_route_.targets[i]);
+    waiting.push_back(std::move(waiting_[i]));
+  }
+  last_route_.targets = std::move(targets);
+  waiting_ = std::move(waiting);
 }
 
 absl::Status InprocChannel::PublishOneLocked(const broker::RoutingSnapshot& snapshot,
@@ -571,10 +591,16 @@ absl::Status InprocChannel::Settle(uint64_t delivery_tag, bool multiple,
   // Freed channel-wide credit may let this channel's other consumers go on.
   // Without a channel-wide limit only the settled deliveries' consumers
   // gained credit, and Queue::Settle kicks their queues.
-  if (core_->has_global_prefetch()) {
-    for (const auto& q : core_->ConsumerQueues()) q->Kick();
-  }
+  if (core_->has_global_prefetch()) KickConsumerQueues();
   return absl::OkStatus();
+}
+
+void InprocChannel::KickConsumerQueues() {
+  std::vector<std::shared_ptr<queue::Queue>> queues = core_->ConsumerQueues();
+  // RabbitMQ's queues race for freed credit: under a seed, the seed draws
+  // which asks first.
+  dispatcher_.Shuffle(std::span(queues));
+  for (const auto& q : queues) q->Kick();
 }
 
 absl::Status InprocChannel::BasicAck(uint64_t delivery_tag, const AckOptions& options) {
@@ -601,7 +627,7 @@ absl::Status InprocChannel::BasicRecover(const RecoverOptions& options) {
     return Fail(AmqpError(ReplyCode::kNotImplemented, "requeue=false"));
   }
   RequeueAll(core_->TakeAllUnacked());
-  for (const auto& q : core_->ConsumerQueues()) q->Kick();
+  KickConsumerQueues();
   return absl::OkStatus();
 }
 

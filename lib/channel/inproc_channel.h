@@ -8,6 +8,10 @@
 // prefetch for new consumers. Calls are serialized by its own lock, which is
 // never taken by queues or the dispatcher.
 //
+// Under a seeded dispatcher (BrokerOptions::dispatch_seed) the queues a
+// publish reaches take it, and the queues an ack frees channel-wide credit
+// for are asked to dispatch, in an order the seed draws.
+//
 // It also exposes its core and connection (core(), connection()) so that the
 // test kit (lib/testing/) can inspect and close a channel as the broker
 // would, and hands every publish to the broker's publish observer if set.
@@ -25,6 +29,7 @@
 #include "broker/routing_snapshot.h"
 #include "channel/channel_core.h"
 #include "channel/connection_impl.h"
+#include "dispatch/dispatcher.h"
 #include "warren/channel.h"
 
 namespace warren::channel {
@@ -130,6 +135,10 @@ class InprocChannel final : public Channel {
                                 const Message& message, const PublishOptions& options);
   // Hands the messages in waiting_ to their queues.
   void FlushPublishesLocked();
+  // Under a seed: puts the kept route's queues (and waiting_) in an order
+  // the seed draws, the order they take their messages in, as RabbitMQ's
+  // queues, processes of their own, take a message in any order.
+  void ShuffleRouteLocked();
   // The broker is over its memory limit: refuses, or waits for it with
   // `lock` (mu_) released. Errors: kResourceExhausted; 504 when the channel
   // closed meanwhile.
@@ -138,10 +147,13 @@ class InprocChannel final : public Channel {
                  absl::Span<const std::string_view> keys, const FieldTable* headers,
                  std::vector<Target>* targets);
   absl::Status Settle(uint64_t delivery_tag, bool multiple, queue::Settlement how);
+  // Asks each queue this channel consumes from for a dispatch pass.
+  void KickConsumerQueues();
 
   const std::shared_ptr<ConnectionCore> connection_;
   const std::shared_ptr<ChannelCore> core_;
   broker::VirtualHost& vhost_;
+  dispatch::Dispatcher& dispatcher_;  // the broker's, for its seed
 
   mutable std::mutex mu_;
   std::string last_queue_;

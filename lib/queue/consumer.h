@@ -35,6 +35,12 @@ class DeliverySink {
   // Called with the queue's lock held: must only take leaf locks.
   virtual void Deliver(const std::shared_ptr<Consumer>& consumer, Queue* queue,
                        Envelope envelope) = 0;
+  // Deliver, for a delivery its queue decided earlier and hands over only
+  // now (in delivery turns, see QueueHost::DeliversInTurns): false, leaving
+  // `envelope` as it was unless the consumer is no_ack, when the channel
+  // has closed meanwhile. Called with the queue's lock held.
+  virtual bool DeliverIfOpen(const std::shared_ptr<Consumer>& consumer, Queue* queue,
+                             Envelope& envelope) = 0;
   // The broker cancelled the consumer (its queue went away).
   virtual void Cancelled(const std::shared_ptr<Consumer>& consumer) = 0;
 };
@@ -58,6 +64,8 @@ struct Consumer {
   // credit flow bounds what a queue sends ahead to a channel: past
   // kMailboxCredit the queue keeps the consumer's messages ready (counted,
   // and subject to its limits and TTLs) until the callbacks catch up.
+  // Counted when the channel is handed a delivery (ChannelCore::Deliver), or
+  // when a queue holds one for a delivery turn, as it is on its way.
   static constexpr uint32_t kMailboxCredit = 1000;
   std::atomic<uint32_t> in_mailbox{0};
   std::atomic<bool> starved{false};  // the queue held a message back

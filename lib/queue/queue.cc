@@ -5,6 +5,7 @@
 #include <iterator>
 #include <utility>
 
+#include "absl/base/optimization.h"
 #include "absl/strings/str_cat.h"
 #include "string_view.h"
 #include "warren/status.h"
@@ -28,6 +29,7 @@ Queue::Queue(uint32_t id, QueueConfig config, QueueHost* host)
     : id_(id),
       config_(std::move(config)),
       host_(host),
+      delivers_in_turns_(host->DeliversInTurns()),
       levels_(config_.policy.max_priority + 1),
       last_used_(host->clock().Now()) {}
 
@@ -256,7 +258,13 @@ void Queue::DeliverLocked(size_t index, Envelope envelope) {
     ++unacked_count_;
     unacked_bytes_ += envelope.publication->message.body().size();
   }
-  consumer->sink->Deliver(consumer, this, Outgoing(std::move(envelope)));
+  // Predicted false, so that the delivery without a seed compiles as it
+  // did before turns existed (the moves of an Envelope inlined).
+  if (ABSL_PREDICT_FALSE(delivers_in_turns_)) {
+    HoldForDeliveryTurnLocked(consumer, std::move(envelope));
+  } else {
+    consumer->sink->Deliver(consumer, this, Outgoing(std::move(envelope)));
+  }
   // Round robin within the consumer's priority; a single active consumer
   // keeps its place.
   if (config_.policy.single_active_consumer) return;
@@ -508,6 +516,7 @@ absl::StatusOr<uint32_t> Queue::Delete(bool if_unused, bool if_empty) {
   // (reject-publish-dlx): they leave whether or not the queue goes.
   AfterUnlock(std::move(dead), timer);
   if (!refused.ok()) return refused;
+  HandOverAll();
   for (const std::shared_ptr<Consumer>& c : cancelled) c->sink->Cancelled(c);
   return dropped;
 }

@@ -15,6 +15,13 @@
 // consumer's DeliverySink, and it must not route: dead letters and expiry
 // timers go to its QueueHost.
 //
+// Under a seeded dispatcher (QueueHost::DeliversInTurns) the queue still
+// decides every delivery at once, but hands each to its channel in a
+// delivery turn of its own, one per turn (delivery_turns.cc), so that the
+// seed decides how the deliveries of several queues interleave, as
+// RabbitMQ's queues, each a process, send to a channel in any interleaving
+// while each keeps its order.
+//
 // For the test kit (lib/testing/) it also shows copies of its ready messages
 // and of its consumers' state, taken under its lock without changing either.
 #ifndef WARREN_LIB_QUEUE_QUEUE_H_
@@ -68,6 +75,13 @@ class QueueHost {
   // (shrank, when negative). Called with the queue's lock held: must only
   // take leaf locks.
   virtual void MemoryChanged(int64_t delta) = 0;
+  // True when the queue is to hand its deliveries to channels only in
+  // delivery turns it asks for (BrokerOptions::dispatch_seed). Asked once,
+  // when the queue is made.
+  virtual bool DeliversInTurns() { return false; }
+  // Calls queue->RunDeliveryTurn() later, unless the queue is gone. Called
+  // with the queue's lock held: must only take leaf locks.
+  virtual void ScheduleDeliveryTurn(std::weak_ptr<Queue> /*queue*/) {}
 };
 
 struct QueueConfig {
@@ -171,6 +185,17 @@ class Queue : public std::enable_shared_from_this<Queue> {
   // Runs it on this thread unless another thread owns the queue right now.
   void Kick();
 
+  // Delivering in turns: hands the oldest delivery decided but not yet
+  // handed over to its channel, and asks for another turn while any is
+  // left. A delivery whose channel has closed meanwhile is requeued (one
+  // to a no_ack consumer is lost with its channel, as in RabbitMQ).
+  void RunDeliveryTurn();
+
+  // Cancels `consumer` from the broker's side, as when its queue goes away:
+  // what the queue already decided to deliver reaches the channel first,
+  // then the consumer is removed (RemoveConsumer) and its channel told.
+  void CancelConsumer(const std::shared_ptr<Consumer>& consumer);
+
  private:
   struct Level {
     std::deque<Envelope> messages;  // ascending position
@@ -180,6 +205,10 @@ class Queue : public std::enable_shared_from_this<Queue> {
   // The owner's loop (see the top of this file): drains, accepts `arriving`
   // after what the intake held, and dispatches, until no signal is left.
   void OwnUntilIdle(std::span<Envelope> arriving);
+  // Delivering in turns: hands over all of outbox_, and requeues what
+  // closed channels refused: a cancel or a delete must follow what was
+  // sent before it.
+  void HandOverAll();
 
   // Everything below runs with mu_ held.
   void DrainIntakeLocked(DeadLetters* dead);
@@ -207,9 +236,18 @@ class Queue : public std::enable_shared_from_this<Queue> {
   void DispatchLocked();
   // The index in consumers_ of the consumer that gets the next message.
   std::optional<size_t> PickConsumerLocked();
-  // Hands `envelope` to consumers_[index] and moves that consumer behind
-  // its equals in priority.
+  // Hands `envelope` to consumers_[index] (or holds it, delivering in
+  // turns) and moves that consumer behind its equals in priority.
   void DeliverLocked(size_t index, Envelope envelope);
+  // Delivering in turns: puts the delivery in outbox_ (delivery_turns.cc,
+  // like the other members about turns).
+  void HoldForDeliveryTurnLocked(const std::shared_ptr<Consumer>& consumer, Envelope&& envelope);
+  // Delivering in turns: schedules a turn unless one is scheduled or
+  // nothing waits in outbox_.
+  void RequestDeliveryTurnLocked();
+  // Hands the head of outbox_ to its channel; returns it when the channel
+  // closed meanwhile and the delivery awaits an ack, for Settle to requeue.
+  std::optional<Unsettled> HandOverOldestLocked();
   // After a locked section: timers and dead letters, with mu_ released.
   void AfterUnlock(DeadLetters dead, std::optional<absl::Time> timer);
   std::optional<absl::Time> TimerNeededLocked();
@@ -218,6 +256,7 @@ class Queue : public std::enable_shared_from_this<Queue> {
   const uint32_t id_;
   const QueueConfig config_;
   QueueHost* const host_;
+  const bool delivers_in_turns_;
   moodycamel::ConcurrentQueue<Envelope> intake_;
   std::atomic<uint64_t> signals_{0};
   std::atomic<bool> deleted_{false};
@@ -234,6 +273,13 @@ class Queue : public std::enable_shared_from_this<Queue> {
   QueueStats counters_;          // the counters only; the rest is computed
   uint64_t next_position_ = 1;
   std::vector<std::shared_ptr<Consumer>> consumers_;  // by priority, then turn
+  // Delivering in turns: deliveries decided, oldest first, not yet handed
+  // to their channels (those from outbox_head_ on: a vector, which unlike a
+  // deque allocates nothing for the queues that never use it), and whether
+  // a turn to hand one over is scheduled.
+  std::vector<Unsettled> outbox_;
+  size_t outbox_head_ = 0;
+  bool delivery_turn_scheduled_ = false;
   bool had_consumer_ = false;
   absl::Time last_used_;
   std::optional<absl::Time> timer_at_;  // earliest timer scheduled

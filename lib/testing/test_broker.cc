@@ -321,10 +321,7 @@ void TestBroker::CancelConsumer(Channel& channel, std::string_view consumer_tag)
                   << "never cancels";
     return;
   }
-  // The queue first, so that nothing more is delivered once the channel
-  // hears of the cancel, as when a queue is deleted.
-  q->RemoveConsumer(consumer.get());
-  inproc->core()->Cancelled(consumer);
+  q->CancelConsumer(consumer);
 }
 
 }  // namespace warren::testkit
