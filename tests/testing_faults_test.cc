@@ -114,6 +114,21 @@ TEST_F(FaultsTest, NackNextConfirmWaitsForAChannelInConfirmMode) {
   EXPECT_THAT(broker_.MessagesIn("q"), ElementsAre(HasBody("unconfirmed")));
 }
 
+TEST_F(FaultsTest, FaultsNeverRefuseTheBrokersOwnDeadLetters) {
+  ASSERT_TRUE(channel_->QueueDeclare("dead").ok());
+  ASSERT_TRUE(channel_
+                  ->QueueDeclare("work", {.arguments = {{"x-dead-letter-exchange", ""},
+                                                        {"x-dead-letter-routing-key", "dead"}}})
+                  .ok());
+  ASSERT_TRUE(channel_->BasicPublish("", "work", Message("m")).ok());
+  broker_.FailNextPublish(absl::UnavailableError("injected"), HasRoutingKey("dead"));
+  absl::StatusOr<std::optional<GetResult>> got = channel_->BasicGet("work");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  ASSERT_TRUE(channel_->BasicReject((*got)->delivery.delivery_tag, {.requeue = false}).ok());
+  EXPECT_THAT(broker_.MessagesIn("dead"), ElementsAre(HasXDeathReason("rejected")));
+  EXPECT_EQ(broker_.pending_faults(), 1u);
+}
+
 TEST_F(FaultsTest, CloseChannelClosesWithTheReasonAndRequeuesUnacked) {
   ASSERT_TRUE(channel_->BasicPublish("", "q", Message("held")).ok());
   ASSERT_TRUE(channel_->BasicConsume("q", [](const Delivery&) {}).ok());

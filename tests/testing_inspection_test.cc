@@ -1,7 +1,7 @@
 // tests/testing_inspection_test.cc: the test kit's views of a broker
 // (warren/testing.h) — queue contents, unacked deliveries, bindings,
-// consumers, the publish log — show what the broker holds and change none
-// of it.
+// consumers, the publish log with the broker's own dead letters — show what
+// the broker holds and change none of it.
 #include <memory>
 #include <optional>
 #include <string>
@@ -173,6 +173,36 @@ TEST_F(InspectionTest, PublishedRecordsEveryAcceptedPublishInOrder) {
   EXPECT_THAT(broker_.PublishedTo("orders"),
               ElementsAre(HasRoutingKey("order.placed"), HasRoutingKey("order.paid")));
   EXPECT_THAT(broker_.PublishedTo(""), ElementsAre(HasRoutingKey("nowhere")));
+}
+
+TEST_F(InspectionTest, PublishedRecordsDeadLettersAsTheBrokersOwnPublishes) {
+  ASSERT_TRUE(channel_->ExchangeDeclare("dlx", kFanout).ok());
+  ASSERT_TRUE(channel_->QueueDeclare("dead").ok());
+  ASSERT_TRUE(channel_->QueueBind("dead", "dlx", "").ok());
+  ASSERT_TRUE(channel_->QueueDeclare("q", {.arguments = {{"x-dead-letter-exchange", "dlx"}}}).ok());
+  ASSERT_TRUE(channel_->BasicPublish("", "q", Message("m")).ok());
+  absl::StatusOr<std::optional<GetResult>> got = channel_->BasicGet("q");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  ASSERT_TRUE(channel_->BasicReject((*got)->delivery.delivery_tag, {.requeue = false}).ok());
+
+  const auto by_client = Field(&PublishedMessage::dead_lettered, false);
+  const auto by_broker = Field(&PublishedMessage::dead_lettered, true);
+  EXPECT_THAT(broker_.Published(),
+              ElementsAre(AllOf(HasBody("m"), HasExchange(""), by_client),
+                          AllOf(HasBody("m"), HasExchange("dlx"), HasRoutingKey("q"),
+                                HasXDeathReason("rejected"), by_broker)));
+  EXPECT_THAT(broker_.PublishedTo("dlx"), ElementsAre(by_broker));
+  EXPECT_THAT(::testing::PrintToString(broker_.PublishedTo("dlx")),
+              ::testing::HasSubstr("dead-lettered"));
+}
+
+TEST_F(InspectionTest, PublishedLeavesOutDeadLettersToAMissingExchange) {
+  ASSERT_TRUE(channel_->QueueDeclare("q", {.arguments = {{"x-dead-letter-exchange", "gone"}}}).ok());
+  ASSERT_TRUE(channel_->BasicPublish("", "q", Message("m")).ok());
+  absl::StatusOr<std::optional<GetResult>> got = channel_->BasicGet("q");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  ASSERT_TRUE(channel_->BasicReject((*got)->delivery.delivery_tag, {.requeue = false}).ok());
+  EXPECT_THAT(broker_.Published(), ElementsAre(HasExchange("")));
 }
 
 TEST_F(InspectionTest, PublishedLeavesOutRefusedPublishes) {

@@ -11,7 +11,7 @@
 //     failure from its seed;
 //   - inspectable without consuming: the messages of a queue, the unacked
 //     deliveries of a channel, the bindings of an exchange, the consumers of
-//     a queue, and a log of every publish;
+//     a queue, and a log of every publish, dead letters included;
 //   - able to fail as RabbitMQ fails: refuse the next publish, nack the next
 //     confirm, close a channel or connection with an error, cancel a consumer.
 // GoogleMock matchers (HasBody, HasRoutingKey, HasHeader, IsRedelivered,
@@ -120,13 +120,17 @@ struct QueuedMessage {
   bool redelivered = false;  // delivered before, then requeued
 };
 
-// One basic.publish the broker accepted, as the publisher made it.
+// One basic.publish the broker accepted, as the publisher made it, or a
+// dead letter the broker published itself.
 struct PublishedMessage {
   std::string vhost;
   std::string exchange;
-  std::string routing_key;
+  std::string routing_key;  // a dead letter's first (see XDeath::routing_keys)
   Message message;
   bool mandatory = false;
+  // The broker republished it from a queue to the queue's dead-letter
+  // exchange (its x-death says why); no client published it.
+  bool dead_lettered = false;
 };
 
 // One binding whose source is an exchange.
@@ -229,9 +233,9 @@ class TestBroker {
   // The consumers of `queue`, in the order the queue offers them messages.
   std::vector<ConsumerInfo> ConsumersOf(std::string_view queue,
                                         std::string_view vhost = "/") const;
-  // Every publish the broker accepted on any channel, in order. A publish
-  // refused by a fault below is not in it; dead letters, which the broker
-  // publishes itself, are not either (look in the dead-letter queue).
+  // Every publish the broker accepted on any channel, and every dead letter
+  // it published to an existing dead-letter exchange (dead_lettered), in
+  // order. A publish refused by a fault below is not in it.
   std::vector<PublishedMessage> Published() const;
   // The accepted publishes to `exchange` ("" for the default exchange).
   std::vector<PublishedMessage> PublishedTo(std::string_view exchange,
@@ -240,7 +244,7 @@ class TestBroker {
   void ClearPublished();
 
   // --- Fault injection. Faults wait, in the order armed, for a publish
-  // they match; each fires once. ---
+  // they match; each fires once. Dead letters are never refused. ---
 
   // The next publish matching `which` fails with `error` instead of being
   // routed. An AMQP reply code in `error` (warren::AmqpError) closes the

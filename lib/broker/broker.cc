@@ -33,7 +33,8 @@ absl::Status Broker::Impl::AddVirtualHost(std::string_view name) {
   if (!vhosts_.contains(ToAbsl(name))) {
     vhosts_.emplace(std::string(name),
                     std::make_shared<broker::VirtualHost>(std::string(name), clock_, &timers_,
-                                                          &memory_, &dispatcher_));
+                                                          &memory_, &dispatcher_,
+                                                          &publish_observer_));
   }
   return absl::OkStatus();
 }
@@ -80,12 +81,6 @@ std::shared_ptr<broker::VirtualHost> Broker::Impl::FindVirtualHost(std::string_v
   std::lock_guard<std::mutex> lock(mu_);
   auto it = vhosts_.find(ToAbsl(name));
   return it == vhosts_.end() ? nullptr : it->second;
-}
-
-void Broker::Impl::SetPublishObserver(std::shared_ptr<broker::PublishObserver> observer) {
-  std::lock_guard<std::mutex> lock(observer_mu_);
-  has_publish_observer_.store(observer != nullptr, std::memory_order_relaxed);
-  publish_observer_ = std::move(observer);
 }
 
 void Broker::Impl::Forget(const channel::ConnectionCore* connection) {

@@ -51,15 +51,9 @@ class Broker::Impl : public std::enable_shared_from_this<Broker::Impl> {
   // The virtual host called `name`, or null.
   std::shared_ptr<broker::VirtualHost> FindVirtualHost(std::string_view name);
 
-  // Sets the observer every basic.publish consults; null removes it.
-  void SetPublishObserver(std::shared_ptr<broker::PublishObserver> observer);
-  // The observer, or null: one relaxed load while none is set. A publish
-  // racing SetPublishObserver may miss the change.
-  std::shared_ptr<broker::PublishObserver> publish_observer() {
-    if (!has_publish_observer_.load(std::memory_order_relaxed)) return nullptr;
-    std::lock_guard<std::mutex> lock(observer_mu_);
-    return publish_observer_;
-  }
+  // The observer every basic.publish and dead letter passes (Set with null
+  // removes it).
+  broker::PublishObserverSlot& publish_observer() { return publish_observer_; }
 
   // Closes every connection, empties every virtual host, stops dispatch.
   void Shutdown();
@@ -70,6 +64,7 @@ class Broker::Impl : public std::enable_shared_from_this<Broker::Impl> {
   // Before everything that may count into them, so they go last.
   broker::MemoryGauge memory_;
   broker::LatencyHistogram latency_;
+  broker::PublishObserverSlot publish_observer_;
   dispatch::Dispatcher dispatcher_;
   dispatch::TimerService timers_;
 
@@ -78,10 +73,6 @@ class Broker::Impl : public std::enable_shared_from_this<Broker::Impl> {
   uint64_t next_connection_id_ = 1;
   absl::flat_hash_map<std::string, std::shared_ptr<broker::VirtualHost>> vhosts_;
   std::vector<std::weak_ptr<channel::ConnectionCore>> connections_;
-
-  std::atomic<bool> has_publish_observer_{false};
-  std::mutex observer_mu_;  // a leaf lock
-  std::shared_ptr<broker::PublishObserver> publish_observer_;
 };
 
 }  // namespace warren

@@ -56,12 +56,14 @@ std::shared_ptr<const RoutingSnapshot> EmptySnapshot(
 }  // namespace
 
 VirtualHost::VirtualHost(std::string name, Clock* clock, dispatch::TimerService* timers,
-                         MemoryGauge* memory, dispatch::Dispatcher* dispatcher)
+                         MemoryGauge* memory, dispatch::Dispatcher* dispatcher,
+                         const PublishObserverSlot* observer)
     : name_(std::move(name)),
       clock_(clock),
       timers_(timers),
       memory_(memory),
       dispatcher_(dispatcher),
+      observer_(observer),
       published_(EmptySnapshot(default_counters_)) {
   TopologyLock lock(this);
   for (auto [exchange, type] : kPredeclared) {
@@ -547,6 +549,11 @@ void VirtualHost::PublishInternal(std::string_view exchange,
   std::shared_ptr<const RoutingSnapshot> snapshot = Snapshot();
   const ExchangeRoute* x = snapshot->FindExchange(exchange);
   if (x == nullptr && !exchange.empty()) return;  // a missing DLX drops the message
+  if (std::shared_ptr<PublishObserver> observer = observer_->Get()) {
+    static const PublishOptions kDefaults;
+    observer->OnDeadLetter(
+        {name_, exchange, routing_keys.front(), message, kDefaults, /*confirming=*/false});
+  }
   std::vector<std::string_view> keys(routing_keys.begin(), routing_keys.end());
   std::vector<std::shared_ptr<queue::Queue>> targets;
   const std::optional<FieldTable>& headers = message.properties().headers;

@@ -15,7 +15,8 @@
 // its exchange routes it to in an order the seed draws.
 //
 // For the test kit (lib/testing/) it also lists its queues and the bindings
-// of an exchange, as copies taken under its lock.
+// of an exchange, as copies taken under its lock, and shows each dead letter
+// it publishes to the broker's publish observer.
 #ifndef WARREN_LIB_BROKER_VHOST_H_
 #define WARREN_LIB_BROKER_VHOST_H_
 
@@ -32,6 +33,7 @@
 #include "absl/status/statusor.h"
 #include "broker/binding_index.h"
 #include "broker/memory_gauge.h"
+#include "broker/publish_observer.h"
 #include "broker/routing_snapshot.h"
 #include "broker/snapshot_cell.h"
 #include "dispatch/dispatcher.h"
@@ -48,7 +50,8 @@ class VirtualHost : public queue::QueueHost,
   // `memory` counts what its queues hold; it must outlive them, as must the
   // other services, which are the broker's.
   VirtualHost(std::string name, Clock* clock, dispatch::TimerService* timers,
-              MemoryGauge* memory, dispatch::Dispatcher* dispatcher);
+              MemoryGauge* memory, dispatch::Dispatcher* dispatcher,
+              const PublishObserverSlot* observer);
 
   const std::string& name() const { return name_; }
 
@@ -195,6 +198,7 @@ class VirtualHost : public queue::QueueHost,
   dispatch::TimerService* const timers_;
   MemoryGauge* const memory_;
   dispatch::Dispatcher* const dispatcher_;
+  const PublishObserverSlot* const observer_;
   const std::shared_ptr<ExchangeCounters> default_counters_ =
       std::make_shared<ExchangeCounters>();
 

@@ -430,7 +430,7 @@ absl::Status InprocChannel::PublishOneLocked(const broker::RoutingSnapshot& snap
   }
   const std::vector<Target>& targets = last_route_.targets;
   if (std::shared_ptr<broker::PublishObserver> observer =
-          connection_->broker().publish_observer()) {
+          connection_->broker().publish_observer().Get()) {
     broker::PublishVerdict verdict = observer->OnPublish(
         {vhost_.name(), exchange, routing_key, message, options, core_->confirming()});
     if (!verdict.refuse.ok()) return std::move(verdict.refuse);

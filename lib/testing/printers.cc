@@ -255,6 +255,7 @@ void PrintTo(const PublishedMessage& published, std::ostream* os) {
   }
   PrintRoute(published.exchange, published.routing_key, os);
   if (published.mandatory) *os << ", mandatory";
+  if (published.dead_lettered) *os << ", dead-lettered";
   *os << ", message: ";
   PrintTo(published.message, os);
   *os << '}';

@@ -57,6 +57,13 @@ class Recorder final : public broker::PublishObserver {
     return {};
   }
 
+  void OnDeadLetter(const broker::PublishEvent& event) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    log_.push_back({std::string(event.vhost), std::string(event.exchange),
+                    std::string(event.routing_key), event.message, /*mandatory=*/false,
+                    /*dead_lettered=*/true});
+  }
+
   void Arm(absl::Status error, bool nack, PublishMatcher which) {
     std::lock_guard<std::mutex> lock(mu_);
     faults_.push_back({std::move(error), nack, std::move(which)});
@@ -104,11 +111,11 @@ class TestBroker::State {
                  ->broker()
                  .shared_from_this()),
         recorder(std::make_shared<Recorder>()) {
-    impl->SetPublishObserver(recorder);
+    impl->publish_observer().Set(recorder);
   }
 
   ~State() {
-    impl->SetPublishObserver(nullptr);
+    impl->publish_observer().Set(nullptr);
     own_channel.reset();
     own_connection.reset();
     broker.reset();
