@@ -1,8 +1,9 @@
 // tests/testing_deterministic_test.cc: the test kit's deterministic mode
 // (warren/testing.h): no thread of its own, callbacks only when the test
 // runs them, time (expiry, dead letters' x-death) only when the test moves
-// it, and a seed that varies the interleaving of channels and queues
-// reproducibly.
+// it, and a seed — its own or WARREN_TEST_SEED, named in every failure —
+// that varies the interleaving of channels and queues reproducibly.
+#include <cstdlib>
 #include <filesystem>
 #include <iterator>
 #include <memory>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "gmock/gmock.h"
+#include "gtest/gtest-spi.h"
 #include "gtest/gtest.h"
 #include "warren/channel.h"
 #include "warren/testing.h"
@@ -24,7 +26,9 @@ using ::testing::_;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::Field;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::Optional;
 using ::testing::SizeIs;
 
@@ -358,6 +362,61 @@ TEST(TestBrokerDeterministic, ADeadLetterIsStampedWithTheManualClocksTime) {
   const std::optional<absl::Time> second = DeathTimeOfHead(broker);
   EXPECT_THAT(second, Optional(ToTheSecond(broker.clock().Now())));
   EXPECT_NE(first, second);
+}
+
+// Sets WARREN_TEST_SEED for its lifetime, then restores what was there.
+class SeedInEnvironment {
+ public:
+  explicit SeedInEnvironment(const char* value) {
+    if (const char* before = std::getenv(kVariable)) before_ = before;
+    setenv(kVariable, value, /*overwrite=*/1);
+  }
+  ~SeedInEnvironment() {
+    if (before_) {
+      setenv(kVariable, before_->c_str(), /*overwrite=*/1);
+    } else {
+      unsetenv(kVariable);
+    }
+  }
+
+ private:
+  static constexpr char kVariable[] = "WARREN_TEST_SEED";
+  std::optional<std::string> before_;
+};
+
+TEST(TestBrokerDeterministic, ABrokerMadeWithoutASeedTakesWarrenTestSeed) {
+  const std::vector<std::string> under_17 = FanoutArrivalsUnder({.seed = 17});
+  SeedInEnvironment seed("17");
+  EXPECT_EQ(TestBroker().seed(), std::optional<uint64_t>(17));
+  EXPECT_EQ(FanoutArrivalsUnder({}), under_17);
+  // A seed of its own wins.
+  EXPECT_EQ(TestBroker({.seed = 3}).seed(), std::optional<uint64_t>(3));
+  EXPECT_FALSE(TestBroker({.mode = TestMode::kThreaded}).seed().has_value());
+}
+
+TEST(TestBrokerDeterministic, AWarrenTestSeedThatIsNotANumberFailsTheTest) {
+  SeedInEnvironment seed("seventeen");
+  std::optional<uint64_t> taken = 0;
+  EXPECT_NONFATAL_FAILURE(taken = TestBroker().seed(), "WARREN_TEST_SEED=seventeen is not a seed");
+  EXPECT_FALSE(taken.has_value());
+}
+
+TEST(TestBrokerDeterministic, EveryFailureWhileASeededBrokerLivesNamesTheSeed) {
+  TestBroker broker({.seed = 42});
+  EXPECT_NONFATAL_FAILURE(ADD_FAILURE() << "the code under test misbehaved",
+                          "ran under seed 42: replay it with {.seed = 42}");
+}
+
+TEST(TestBrokerDeterministic, AFailureWithoutASeedNamesNone) {
+  TestBroker broker;
+  ::testing::TestPartResultArray failures;
+  {
+    ::testing::ScopedFakeTestPartResultReporter reporter(
+        ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &failures);
+    ADD_FAILURE() << "the code under test misbehaved";
+  }
+  ASSERT_EQ(failures.size(), 1);
+  EXPECT_THAT(failures.GetTestPartResult(0).message(), Not(HasSubstr("seed")));
 }
 
 TEST(TestBrokerDeterministic, TheClockStartsAtTheSameTimeInEveryTest) {

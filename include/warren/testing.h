@@ -8,7 +8,7 @@
 //     point and a test gives the same result every run. Given a seed, the
 //     order in which ready channels and queues run is varied reproducibly:
 //     run a test under many seeds to explore interleavings, replay a
-//     failure from its seed;
+//     failure from its seed (every failure names it);
 //   - inspectable without consuming: the messages of a queue, the unacked
 //     deliveries of a channel, the bindings of an exchange, the consumers of
 //     a queue, and a log of every publish, dead letters included;
@@ -40,9 +40,10 @@
 // The namespace is warren::testkit, not warren::testing, so that code inside
 // namespace warren can still say testing::Test for GoogleTest's.
 //
-// Thread-safety: a TestBroker's methods are meant for the test's thread; the
-// broker itself is as thread-safe as any warren broker. Do not call
-// RunUntilIdle or AdvanceTime from a consumer callback.
+// Thread-safety: a TestBroker's methods are meant for the test's thread, and
+// a seeded one must be made and destroyed there (it names its seed in that
+// thread's failures); the broker itself is as thread-safe as any warren
+// broker. Do not call RunUntilIdle or AdvanceTime from a consumer callback.
 #ifndef WARREN_TESTING_H_
 #define WARREN_TESTING_H_
 
@@ -104,8 +105,12 @@ struct TestBrokerOptions {
   // (BrokerOptions::dispatch_seed). Only orders RabbitMQ could produce:
   // each queue keeps its order, one queue's deliveries to a channel keep
   // theirs, a consumer's callbacks run one at a time. A delivery reaches its
-  // channel (UnackedOn) in RunUntilIdle.
-  // Unset: everything runs in the order it became ready.
+  // channel (UnackedOn) in RunUntilIdle. Every test failure while the
+  // TestBroker lives names the seed.
+  // Unset: the environment variable WARREN_TEST_SEED, when set, is the
+  // seed, so that a failure can be replayed, or an unseeded test explored,
+  // without editing it (a value that is not a number fails the test);
+  // otherwise everything runs in the order it became ready.
   // Ignored by kThreaded, where the threads decide.
   std::optional<uint64_t> seed;
   // kThreaded: the number of dispatch threads (at least one is used).
@@ -194,6 +199,10 @@ class TestBroker {
   Broker& broker() const;
   // The broker's clock; prefer AdvanceTime() to moving it directly.
   ManualClock& clock() const;
+
+  // The seed in effect (TestBrokerOptions::seed, or WARREN_TEST_SEED);
+  // nullopt when none is.
+  std::optional<uint64_t> seed() const;
 
   // Broker::Connect.
   absl::StatusOr<std::unique_ptr<Connection>> Connect(ConnectOptions options = {});

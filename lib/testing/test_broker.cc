@@ -2,13 +2,16 @@
 // the test, with the core's read-only views and the publish observer behind
 // inspection and fault injection.
 //
-// Owns the test's broker, its clock, the publish log and the armed faults.
+// Owns the test's broker, its clock, its seed, the publish log and the
+// armed faults.
 // It must not change queue or channel state except through what the broker
 // itself does on an error: closing, and cancelling a consumer.
 #include <algorithm>
+#include <cstdlib>
 #include <mutex>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "broker/broker_impl.h"
 #include "broker/publish_observer.h"
@@ -28,14 +31,31 @@ namespace {
 // How long a threaded RunUntilIdle waits before calling the test stuck.
 constexpr absl::Duration kIdleTimeout = absl::Seconds(30);
 
-BrokerOptions ToBrokerOptions(const TestBrokerOptions& options, ManualClock* clock) {
+// Seeds a TestBroker made without one (TestBrokerOptions::seed).
+constexpr char kSeedVariable[] = "WARREN_TEST_SEED";
+
+// The seed of a deterministic TestBroker: its own, or the environment's.
+std::optional<uint64_t> SeedFor(const TestBrokerOptions& options) {
+  if (options.mode == TestMode::kThreaded) return std::nullopt;
+  if (options.seed) return options.seed;
+  const char* from_environment = std::getenv(kSeedVariable);
+  if (from_environment == nullptr) return std::nullopt;
+  uint64_t seed = 0;
+  if (!absl::SimpleAtoi(from_environment, &seed)) {
+    ADD_FAILURE() << kSeedVariable << "=" << from_environment << " is not a seed (a number)";
+    return std::nullopt;
+  }
+  return seed;
+}
+
+BrokerOptions ToBrokerOptions(const TestBrokerOptions& options, std::optional<uint64_t> seed,
+                              ManualClock* clock) {
   if (options.mode == TestMode::kThreaded) {
     return BrokerOptions{.dispatch = Dispatch::kThreadPool,
                          .dispatch_threads = std::max(1, options.threads),
                          .clock = clock};
   }
-  return BrokerOptions{
-      .dispatch = Dispatch::kManual, .clock = clock, .dispatch_seed = options.seed};
+  return BrokerOptions{.dispatch = Dispatch::kManual, .clock = clock, .dispatch_seed = seed};
 }
 
 // The publish observer: records accepted publishes and fires armed faults.
@@ -102,7 +122,8 @@ class TestBroker::State {
  public:
   explicit State(const TestBrokerOptions& options)
       : mode(options.mode),
-        broker(Broker::Create(ToBrokerOptions(options, &clock)).value()),
+        seed(SeedFor(options)),
+        broker(Broker::Create(ToBrokerOptions(options, seed, &clock)).value()),
         own_connection(broker->Connect().value()),
         // The broker's internals are reached through a connection of its
         // own; warren/broker.h befriends the kit only to name their type.
@@ -112,6 +133,13 @@ class TestBroker::State {
                  .shared_from_this()),
         recorder(std::make_shared<Recorder>()) {
     impl->publish_observer().Set(recorder);
+    if (seed) {
+      seed_trace.emplace(__FILE__, __LINE__,
+                         absl::StrCat("the TestBroker ran under seed ", *seed,
+                                      ": replay it with {.seed = ", *seed, "}, or with ",
+                                      kSeedVariable, "=", *seed,
+                                      " for a TestBroker made without a seed"));
+    }
   }
 
   ~State() {
@@ -154,6 +182,9 @@ class TestBroker::State {
   }
 
   const TestMode mode;
+  const std::optional<uint64_t> seed;
+  // Names the seed in every failure of the test while the broker lives.
+  std::optional<::testing::ScopedTrace> seed_trace;
   ManualClock clock;
   std::unique_ptr<Broker> broker;
   std::unique_ptr<Connection> own_connection;
@@ -168,6 +199,8 @@ TestBroker::TestBroker(TestBrokerOptions options)
 TestBroker::~TestBroker() = default;
 
 Broker& TestBroker::broker() const { return *state_->broker; }
+
+std::optional<uint64_t> TestBroker::seed() const { return state_->seed; }
 
 ManualClock& TestBroker::clock() const { return state_->clock; }
 
