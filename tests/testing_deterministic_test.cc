@@ -364,6 +364,18 @@ TEST(TestBrokerDeterministic, ADeadLetterIsStampedWithTheManualClocksTime) {
   EXPECT_NE(first, second);
 }
 
+TEST(TestBrokerDeterministic, AnUnusedQueueExpiresOnlyWhenTheClockReachesItsXExpires) {
+  TestBroker broker;
+  auto channel = broker.OpenChannel().value();
+  ASSERT_TRUE(channel->QueueDeclare("idle", {.arguments = {{"x-expires", int32_t{10000}}}}).ok());
+  broker.RunUntilIdle();
+  EXPECT_TRUE(broker.HasQueue("idle"));
+  broker.AdvanceTime(absl::Milliseconds(9999));
+  EXPECT_TRUE(broker.HasQueue("idle"));
+  broker.AdvanceTime(absl::Milliseconds(1));
+  EXPECT_FALSE(broker.HasQueue("idle"));
+}
+
 // Sets WARREN_TEST_SEED for its lifetime, then restores what was there.
 class SeedInEnvironment {
  public:

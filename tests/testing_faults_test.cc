@@ -114,6 +114,22 @@ TEST_F(FaultsTest, NackNextConfirmWaitsForAChannelInConfirmMode) {
   EXPECT_THAT(broker_.MessagesIn("q"), ElementsAre(HasBody("unconfirmed")));
 }
 
+TEST_F(FaultsTest, NackNextConfirmWaitsForAPublishItMatches) {
+  ASSERT_TRUE(channel_->ConfirmSelect().ok());
+  std::vector<Confirm> confirms;
+  channel_->SetConfirmHandler([&](const Confirm& c) { confirms.push_back(c); });
+  broker_.NackNextConfirm(HasBody("poison"));
+  ASSERT_TRUE(channel_->BasicPublish("", "q", Message("fine")).ok());
+  EXPECT_EQ(broker_.pending_faults(), 1u);
+  ASSERT_TRUE(channel_->BasicPublish("", "q", Message("poison")).ok());
+  EXPECT_EQ(broker_.pending_faults(), 0u);
+  ASSERT_TRUE(channel_->BasicPublish("", "q", Message("poison")).ok());
+  broker_.RunUntilIdle();
+  EXPECT_THAT(confirms, ElementsAre(Field(&Confirm::ack, true), Field(&Confirm::ack, false),
+                                    Field(&Confirm::ack, true)));
+  EXPECT_THAT(broker_.MessagesIn("q"), ElementsAre(HasBody("fine"), HasBody("poison")));
+}
+
 TEST_F(FaultsTest, FaultsNeverRefuseTheBrokersOwnDeadLetters) {
   ASSERT_TRUE(channel_->QueueDeclare("dead").ok());
   ASSERT_TRUE(channel_
