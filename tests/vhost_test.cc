@@ -11,7 +11,10 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/publish_observer.h"
+#include "dispatch/dispatcher.h"
 #include "gtest/gtest.h"
+#include "warren/broker.h"
 #include "warren/clock.h"
 
 namespace warren::broker {
@@ -41,10 +44,12 @@ class VirtualHostTest : public ::testing::Test {
 
   static constexpr uint64_t kConnection = 1;
   ManualClock clock_;
-  dispatch::TimerService timers_{&clock_};
+  dispatch::Dispatcher dispatcher_{BrokerOptions{.dispatch = Dispatch::kManual}};
+  dispatch::TimerService timers_{&clock_, &dispatcher_};
   MemoryGauge memory_{0};
-  std::shared_ptr<VirtualHost> host_ =
-      std::make_shared<VirtualHost>("/", &clock_, &timers_, &memory_);
+  PublishObserverSlot observer_;
+  std::shared_ptr<VirtualHost> host_ = std::make_shared<VirtualHost>(
+      "/", &clock_, &timers_, &memory_, &dispatcher_, &observer_);
 };
 
 TEST_F(VirtualHostTest, PublishersTakeTheSnapshotWhileAChangeHoldsTheHostsLock) {
