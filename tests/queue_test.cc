@@ -1172,17 +1172,25 @@ TEST(Queue, DeliveringInTurnsKeepsLimitsAsIfDeliveredOnArrival) {
   EXPECT_THAT(sink->bodies(), ElementsAre("a", "b"));
 }
 
-TEST(Queue, DeliveringInTurnsRequeuesADeliveryWhoseChannelClosedMeanwhile) {
-  FakeHost host(/*delivers_in_turns=*/true);
+// A queue delivering in turns decides "a" for a consumer with `options`,
+// whose channel then closes before the delivery's turn comes; the turn runs.
+std::shared_ptr<Queue> DecideForAChannelThatClosesBeforeItsTurn(FakeHost& host,
+                                                               ConsumerOptions options) {
   std::shared_ptr<Queue> q = NewQueue(host);
   auto sink = std::make_shared<FakeSink>();
-  std::shared_ptr<Consumer> consumer = NewConsumer("c", sink);
-  ASSERT_TRUE(q->AddConsumer(consumer).ok());
+  std::shared_ptr<Consumer> consumer = NewConsumer("c", sink, options);
+  EXPECT_TRUE(q->AddConsumer(consumer).ok());
   Publish(*q, "a");
   sink->Close();
   q->RemoveConsumer(consumer.get());
   host.RunDeliveryTurns();
   EXPECT_THAT(sink->bodies(), IsEmpty());
+  return q;
+}
+
+TEST(Queue, DeliveringInTurnsRequeuesADeliveryWhoseChannelClosedMeanwhile) {
+  FakeHost host(/*delivers_in_turns=*/true);
+  std::shared_ptr<Queue> q = DecideForAChannelThatClosesBeforeItsTurn(host, {});
   std::optional<Queue::Got> got = q->Get(/*no_ack=*/true);
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->envelope.publication->message.body(), "a");
@@ -1191,15 +1199,7 @@ TEST(Queue, DeliveringInTurnsRequeuesADeliveryWhoseChannelClosedMeanwhile) {
 
 TEST(Queue, DeliveringInTurnsLosesANoAckDeliveryWithItsClosedChannel) {
   FakeHost host(/*delivers_in_turns=*/true);
-  std::shared_ptr<Queue> q = NewQueue(host);
-  auto sink = std::make_shared<FakeSink>();
-  std::shared_ptr<Consumer> consumer = NewConsumer("c", sink, {.no_ack = true});
-  ASSERT_TRUE(q->AddConsumer(consumer).ok());
-  Publish(*q, "a");
-  sink->Close();
-  q->RemoveConsumer(consumer.get());
-  host.RunDeliveryTurns();
-  EXPECT_THAT(sink->bodies(), IsEmpty());
+  std::shared_ptr<Queue> q = DecideForAChannelThatClosesBeforeItsTurn(host, {.no_ack = true});
   EXPECT_EQ(q->GetCounts().messages, 0u);
 }
 
